@@ -1,0 +1,89 @@
+/* exact.h: deterministic solvers (method exact and lazy), no sampling.
+ *
+ * - akt_ridge_*: kernel ridge regression, including the minimum-norm least-squares case;
+ * - akt_linear_fixed_point: the adaptive-ridge fixed point of a linear network at
+ *   t -> infinity (THEORY.md section 4);
+ * - akt_moments_*: the exact second-moment closure of linear networks at any time, every
+ *   regime (THEORY.md section 4);
+ * - akt_lazy_*: the gamma -> 0 kernel limit with closed-form NNGP/NTK kernels (relu: arc-cosine
+ *   degree 1 and 0; erf: arcsine; linear). */
+#ifndef AKT_EXACT_H
+#define AKT_EXACT_H
+
+#include <stddef.h>
+
+#include "akt/error.h"
+#include "akt/spec.h"
+
+/* ---- Kernel ridge regression ----
+ * Given the train Gram K (P x P, symmetric PSD), the cross kernel K_cross (M x P, rows = query
+ * points) and labels y, writes predictions f = K_cross (K + ridge I)^{-1} y (M values).
+ * ridge = 0 means the minimum-norm least-squares solution K_cross K^+ y, computed through an
+ * eigendecomposition with eigenvalues below P * eps * max eigenvalue treated as zero (the
+ * standard pseudo-inverse cut-off), so a rank-deficient K is never inverted. */
+int akt_ridge_predict(const double *K, size_t P, const double *K_cross, size_t M, const double *y,
+                      double ridge, double *f, akt_error *err);
+
+/* ---- Linear network, one phase, lambda > 0, t -> infinity ----
+ * X: P x D row-major, y: P. beta = (X'X/D + kappa I)^{-1} X'y/sqrt(D) with kappa > 0 solving
+ * |beta| = lambda/(gamma kappa) (GSL root finder); beta = 0 when |X'y|/sqrt(D) <= lambda/gamma.
+ * Writes beta (D values) and kappa (0 on the beta = 0 branch). */
+int akt_linear_fixed_point(const double *X, const double *y, size_t P, size_t D, double gamma,
+                           double lambda, double *beta, double *kappa, akt_error *err);
+
+/* ---- Linear network moment closure (any time, any regime) ----
+ * The state is the symmetric second-moment matrix S of v = (z, w, w_src) (size 1 + 2D), or of
+ * (z, w) when there is no source (size 1 + D). Predictions f(x) = <z w>.x / (gamma sqrt(D)),
+ * hidden kernel Phi(x, x') = x'<w w'>x / D. The flow is integrated with an adaptive GSL
+ * stepper to a local error step_tolerance per unit time. */
+typedef struct akt_moments akt_moments;
+
+/* A fresh Gaussian network: S = I. with_source reserves the w_src block (set by
+ * akt_moments_start_target). */
+akt_moments *akt_moments_alloc(size_t D, akt_error *err);
+void akt_moments_free(akt_moments *m);
+
+/* Resets to a fresh network (z, w ~ N(0, 1) i.i.d.; no source block). */
+void akt_moments_init_fresh(akt_moments *m);
+
+/* Turns a trained state into the start of a joint target phase: w_src := w (frozen copy),
+ * readout z := 0, z (kept), or fresh N(0,1) independent of everything. */
+void akt_moments_start_target(akt_moments *m, akt_readout_init readout_init);
+
+/* Runs gradient flow for time T (T = AKT_TIME_CONVERGE: until the relative Phi-identity
+ * residual is below tolerance or max_time is reached) on data X (P x D), y, with (gamma, lambda,
+ * delta). delta applies only when a source block is present. Reports the steps taken and, for
+ * converge, the residual reached (*residual; NAN otherwise). */
+int akt_moments_flow(akt_moments *m, const double *X, const double *y, size_t P, double gamma,
+                     double lambda, double delta, double T, double step_tolerance,
+                     double tolerance, double max_time, long *steps, double *residual,
+                     akt_error *err);
+
+/* Predictions on M points (rows of X, M x D) with the given gamma (the current phase's). */
+void akt_moments_predict(const akt_moments *m, const double *X, size_t M, double gamma, double *f);
+
+/* Hidden kernel Phi between rows of A (a x D) and B (b x D): out is a x b. */
+void akt_moments_kernel(const akt_moments *m, const double *A, size_t a, const double *B, size_t b,
+                        double *out);
+
+/* ---- Lazy limit (gamma -> 0) ----
+ * Closed-form kernels at initialisation, from the Gram entries c11 = C(x,x), c22 = C(x',x'),
+ * c12 = C(x,x'): nngp = <phi(h) phi(h')>, derivative = <phi'(h) phi'(h')> (so that the NTK is
+ * nngp + derivative * c12 when <z^2> = 1). relu: arc-cosine kernels of degree 1 and 0; erf:
+ * arcsine kernel and its derivative kernel; linear: c12 and 1. tanh has no closed form:
+ * AKT_ERR_INPUT. */
+int akt_lazy_kernel(akt_activation activation, double c11, double c22, double c12, double *nngp,
+                    double *derivative, akt_error *err);
+
+/* Fills the NNGP (Phi0) and derivative kernel matrices between rows of A and B. */
+int akt_lazy_kernel_matrix(akt_activation activation, const double *A, size_t a, const double *B,
+                           size_t b, size_t D, double *nngp, double *derivative, akt_error *err);
+
+/* Kernel gradient flow df/dt = K(x, X)(y - f(X)) from f = f0 for time T (AKT_TIME_CONVERGE:
+ * t -> infinity, min-norm interpolation). K: P x P, K_cross: M x P, f0_train (P) and f0_query
+ * (M) the starting outputs (NULL = zero). Writes the query predictions f (M). */
+int akt_kernel_flow_predict(const double *K, size_t P, const double *K_cross, size_t M,
+                            const double *y, const double *f0_train, const double *f0_query,
+                            double T, double *f, akt_error *err);
+
+#endif

@@ -1,0 +1,113 @@
+/* spec.h: a transfer problem as the user writes it (YAML), validated, with defaults filled.
+ *
+ * The YAML format and its defaults are those of ../shared/DESIGN.md ("Spec"). akt_spec_load
+ * parses, applies --set overrides, fills the defaults of the chosen task, and validates; any
+ * error is one line naming file:line:column (or the overridden key) with status AKT_ERR_INPUT.
+ * A loaded spec owns its strings; release it with akt_spec_free. */
+#ifndef AKT_SPEC_H
+#define AKT_SPEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "akt/error.h"
+
+typedef enum { AKT_TASK_LINEAR, AKT_TASK_POLYNOMIAL, AKT_TASK_FASHION_MNIST, AKT_TASK_CSV } akt_task;
+typedef enum { AKT_ACTIVATION_LINEAR, AKT_ACTIVATION_RELU, AKT_ACTIVATION_TANH, AKT_ACTIVATION_ERF } akt_activation;
+typedef enum { AKT_REGIME_SOURCE, AKT_REGIME_SCRATCH, AKT_REGIME_READOUT, AKT_REGIME_JOINT, AKT_REGIME_COUNT } akt_regime;
+typedef enum { AKT_METHOD_AUTO, AKT_METHOD_EXACT, AKT_METHOD_LAZY, AKT_METHOD_POPULATION, AKT_METHOD_CONVEX } akt_method;
+typedef enum { AKT_READOUT_ZERO, AKT_READOUT_SOURCE, AKT_READOUT_RANDOM } akt_readout_init;
+
+/* A phase time of "converge" (t -> infinity) is stored as this value. */
+#define AKT_TIME_CONVERGE (-1.0)
+/* Highest Hermite degree a polynomial task may use. */
+#define AKT_HERMITE_MAX 8
+
+/* One data split. Synthetic and fashion_mnist tasks use samples (and classes for
+ * fashion_mnist); csv tasks use x_path and y_path (resolved relative to the spec file). */
+typedef struct {
+    long samples;
+    int classes[2];          /* fashion_mnist class pair: classes[0] -> label -1, classes[1] -> +1 */
+    char *x_path;
+    char *y_path;
+    bool present;            /* csv source_test is optional */
+} akt_split_spec;
+
+typedef struct {
+    char *key;               /* dotted key, e.g. "data.alignment" */
+    char **values;           /* the grid values as written (scalars as text) */
+    size_t count;
+} akt_sweep_axis;
+
+typedef struct {
+    unsigned long seed;
+    struct {
+        akt_task task;
+        long dim;                            /* D (synthetic tasks) */
+        double alignment;                    /* cosine between teachers, [-1, 1] */
+        double noise;                        /* label noise sd, >= 0 */
+        double hermite[AKT_HERMITE_MAX + 1]; /* coefficient of He_k; default {1: 1.0} */
+        char *path;                          /* fashion_mnist directory */
+        akt_split_spec source, target, test, source_test;
+    } data;
+    struct {
+        akt_activation activation;
+        bool center;
+    } network;
+    struct {
+        double gamma, weight_decay, time;    /* time: > 0 or AKT_TIME_CONVERGE */
+    } source;
+    struct {
+        bool regimes[AKT_REGIME_COUNT];      /* [AKT_REGIME_SOURCE] is always true */
+        double gamma, weight_decay, elastic, readout_decay;
+        akt_readout_init readout_init;
+        double time;
+    } target;
+    struct {
+        akt_method method;
+        long neurons, replicas;
+        double target_mc_error, step_tolerance, tolerance, max_time, min_step;
+    } solver;
+    struct {
+        char *kernels, *trajectory;          /* NULL when not asked for */
+    } output;
+    akt_sweep_axis *sweep;
+    size_t sweep_count;
+    char *file;              /* the spec's file name ("<built-in quickstart>" for the default) */
+    char *directory;         /* directory of the spec file, for relative data paths */
+} akt_spec;
+
+/* The YAML text of the built-in quickstart problem (equal to problems/quickstart.yaml). */
+extern const char akt_spec_quickstart_yaml[];
+
+/* Parses the YAML file at path, applies the overrides ("dotted.key=value", in order), fills
+ * defaults and validates. On failure *spec is left empty (safe to free). */
+int akt_spec_load(akt_spec *spec, const char *path, const char *const *overrides,
+                  size_t override_count, akt_error *err);
+
+/* The same from a YAML string; name is used in error messages and directory for relative paths. */
+int akt_spec_load_string(akt_spec *spec, const char *yaml, const char *name, const char *directory,
+                         const char *const *overrides, size_t override_count, akt_error *err);
+
+/* Checks ranges and cross-key rules (liblinear's check_parameter): AKT_OK or AKT_ERR_INPUT
+ * with a message naming the key. akt_spec_load calls it. */
+int akt_spec_validate(const akt_spec *spec, akt_error *err);
+
+/* The validated spec as YAML (defaults filled, only keys that apply to its task); the result is
+ * itself a valid spec. Returns a malloc'd string or NULL (out of memory). */
+char *akt_spec_to_yaml(const akt_spec *spec);
+
+/* The validated spec as one JSON object (for the output contract's "spec" field). malloc'd. */
+char *akt_spec_to_json(const akt_spec *spec);
+
+/* Deep copy (for sweeps). */
+int akt_spec_copy(akt_spec *dest, const akt_spec *src, akt_error *err);
+
+void akt_spec_free(akt_spec *spec);
+
+const char *akt_regime_name(akt_regime regime);
+const char *akt_method_name(akt_method method);
+const char *akt_activation_name(akt_activation activation);
+const char *akt_task_name(akt_task task);
+
+#endif
