@@ -21,14 +21,19 @@ int akt_error_prefix(akt_error *err, const char *format, ...)
 {
     if (!err)
         return AKT_ERR_INPUT;
-    char prefix[AKT_ERROR_MESSAGE_SIZE];
-    char joined[AKT_ERROR_MESSAGE_SIZE];
+    /* Build "prefix + message" in a larger buffer, then cut to the record's size. */
+    char joined[2 * AKT_ERROR_MESSAGE_SIZE];
     va_list args;
     va_start(args, format);
-    vsnprintf(prefix, sizeof prefix, format, args);
+    int length = vsnprintf(joined, AKT_ERROR_MESSAGE_SIZE, format, args);
     va_end(args);
-    snprintf(joined, sizeof joined, "%s%s", prefix, err->message);
-    memcpy(err->message, joined, sizeof joined);
+    if (length < 0)
+        length = 0;
+    if (length >= AKT_ERROR_MESSAGE_SIZE)
+        length = AKT_ERROR_MESSAGE_SIZE - 1;
+    memcpy(joined + length, err->message, strlen(err->message) + 1);
+    joined[AKT_ERROR_MESSAGE_SIZE - 1] = '\0';
+    memcpy(err->message, joined, AKT_ERROR_MESSAGE_SIZE);
     return err->status;
 }
 

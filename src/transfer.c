@@ -1,0 +1,732 @@
+/* transfer.c: source phase, then each target regime, dispatched to the method that serves it.
+ *
+ * THEORY.md section 3 defines the regimes; DESIGN.md ("Decisions: Methods") says which method
+ * serves which. This file owns the order of work (the source is solved once and shared by the
+ * readout and joint regimes), the losses, the timing, and the refusal of requests no
+ * implemented method can serve. The numerics live in the method modules (exact.h). */
+#include "akt/transfer.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_odeiv2.h>
+
+#include "akt/exact.h"
+
+/* ---- small helpers ---------------------------------------------------------------------- */
+
+static double now_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+double akt_mean_squared_error(const double *f, const double *y, size_t n)
+{
+    if (n == 0)
+        return NAN;
+    double sum = 0.0;
+    for (size_t i = 0; i < n; i++)
+        sum += (f[i] - y[i]) * (f[i] - y[i]);
+    return sum / (double)n;
+}
+
+const akt_result *akt_solution_find(const akt_solution *solution, akt_regime regime)
+{
+    for (size_t i = 0; i < solution->count; i++)
+        if (solution->results[i].regime == regime)
+            return &solution->results[i];
+    return NULL;
+}
+
+static int out_of_memory(akt_error *err, const char *what)
+{
+    return akt_error_set(err, AKT_ERR_MEMORY, "out of memory allocating %s", what);
+}
+
+/* Rows of a on top of rows of b (both with dim columns): the query set "train then test". */
+static double *stack_rows(const akt_split *a, const akt_split *b, size_t dim)
+{
+    size_t rows = a->rows + b->rows;
+    double *out = malloc((rows ? rows : 1) * dim * sizeof *out);
+    if (!out)
+        return NULL;
+    if (a->rows)
+        memcpy(out, a->x, a->rows * dim * sizeof *out);
+    if (b->rows)
+        memcpy(out + a->rows * dim, b->x, b->rows * dim * sizeof *out);
+    return out;
+}
+
+/* Fills a result's losses from predictions on the stacked query set [train; test]. */
+static void set_losses(akt_result *result, const double *f, const akt_split *train,
+                       const akt_split *test)
+{
+    result->train_loss = akt_mean_squared_error(f, train->y, train->rows);
+    result->test_loss = akt_mean_squared_error(f + train->rows, test->y, test->rows);
+}
+
+static void result_start(akt_result *result, akt_regime regime, akt_method method)
+{
+    memset(result, 0, sizeof *result);
+    result->regime = regime;
+    result->method = method;
+    result->test_loss = NAN;
+    result->train_loss = NAN;
+    result->mc_error = NAN;
+    result->residual = NAN;
+    result->stable = AKT_STABLE_UNTESTED;
+    result->converged = false;
+    result->seconds = now_seconds();
+}
+
+static void result_finish(akt_result *result)
+{
+    result->seconds = now_seconds() - result->seconds;
+}
+
+/* ---- which method serves which regime ---------------------------------------------------- */
+
+static bool positively_homogeneous(akt_activation activation)
+{
+    return activation == AKT_ACTIVATION_RELU || activation == AKT_ACTIVATION_LINEAR;
+}
+
+/* The phase whose t -> infinity limit decides whether the convex method applies. */
+static bool convex_applies(const akt_spec *spec, akt_regime regime)
+{
+    if (!positively_homogeneous(spec->network.activation))
+        return false;
+    switch (regime) {
+    case AKT_REGIME_SOURCE:
+    case AKT_REGIME_READOUT:
+        return spec->source.time == AKT_TIME_CONVERGE && spec->source.weight_decay > 0;
+    case AKT_REGIME_SCRATCH:
+        return spec->target.time == AKT_TIME_CONVERGE && spec->target.weight_decay > 0;
+    default:
+        return false;
+    }
+}
+
+static akt_method resolve_auto(const akt_spec *spec, akt_regime regime)
+{
+    if (spec->network.activation == AKT_ACTIVATION_LINEAR)
+        return AKT_METHOD_EXACT;
+    return convex_applies(spec, regime) ? AKT_METHOD_CONVEX : AKT_METHOD_POPULATION;
+}
+
+int akt_transfer_method(const akt_spec *spec, akt_regime regime, akt_method *method, akt_error *err)
+{
+    akt_method chosen = spec->solver.method;
+    if (chosen == AKT_METHOD_AUTO)
+        chosen = resolve_auto(spec, regime);
+    const char *regime_name = akt_regime_name(regime);
+    const char *activation = akt_activation_name(spec->network.activation);
+
+    switch (chosen) {
+    case AKT_METHOD_EXACT:
+        if (spec->network.activation != AKT_ACTIVATION_LINEAR)
+            return akt_error_set(err, AKT_ERR_INPUT,
+                                 "solver.method: regime %s: method exact serves linear activation "
+                                 "only; %s networks are served by method population (or lazy for "
+                                 "the gamma -> 0 limit)", regime_name, activation);
+        break;
+    case AKT_METHOD_LAZY:
+        if (spec->network.activation == AKT_ACTIVATION_TANH)
+            return akt_error_set(err, AKT_ERR_INPUT,
+                                 "solver.method: regime %s: method lazy needs a closed-form kernel, "
+                                 "which tanh has not; use activation erf or method population",
+                                 regime_name);
+        break;
+    case AKT_METHOD_CONVEX:
+        if (!convex_applies(spec, regime))
+            return akt_error_set(err, AKT_ERR_INPUT,
+                                 "solver.method: regime %s: method convex serves relu or linear "
+                                 "networks with weight_decay > 0 at time converge (source, scratch, "
+                                 "readout)", regime_name);
+        /* applicable, but not built yet: */
+        return akt_error_set(err, AKT_ERR_INPUT,
+                             "solver.method: regime %s needs method convex, which this version "
+                             "does not have yet; methods available now: exact (linear "
+                             "activation) and lazy (gamma -> 0 kernel limit)", regime_name);
+    case AKT_METHOD_POPULATION:
+        return akt_error_set(err, AKT_ERR_INPUT,
+                             "solver.method: regime %s of a %s network needs method %s, which this "
+                             "version does not have yet (it arrives with the population solver); "
+                             "methods available now: exact (linear activation) and lazy (gamma -> 0 "
+                             "kernel limit)", regime_name, activation, akt_method_name(chosen));
+    case AKT_METHOD_AUTO:
+        break;
+    }
+    *method = chosen;
+    return AKT_OK;
+}
+
+/* ---- method exact: linear networks --------------------------------------------------------- */
+
+/* The source state the readout and joint regimes start from: moments for a finite source time,
+ * the adaptive-ridge fixed point for time converge. */
+typedef struct {
+    akt_moments *moments;
+    double *beta;
+} exact_source;
+
+static void linear_predict(const double *beta, const double *X, size_t rows, size_t dim, double *f)
+{
+    double scale = 1.0 / sqrt((double)dim);
+    for (size_t i = 0; i < rows; i++) {
+        double dot = 0.0;
+        for (size_t j = 0; j < dim; j++)
+            dot += X[i * dim + j] * beta[j];
+        f[i] = dot * scale;
+    }
+}
+
+/* Phi_s(x, x') = gamma |beta| (u.x)(u.x')/D, u = beta/|beta| (THEORY.md section 4): every
+ * neuron ends on the ray of beta, balanced. rows_a x rows_b into out. */
+static void rank_one_kernel(const double *beta, double gamma, const double *A, size_t rows_a,
+                            const double *B, size_t rows_b, size_t dim, double *projection_a,
+                            double *projection_b, double *out)
+{
+    linear_predict(beta, A, rows_a, dim, projection_a); /* beta.x/sqrt(D) = |beta| u.x/sqrt(D) */
+    linear_predict(beta, B, rows_b, dim, projection_b);
+    double norm = 0.0;
+    for (size_t j = 0; j < dim; j++)
+        norm += beta[j] * beta[j];
+    norm = sqrt(norm);
+    /* (u.x)(u.x')/D = (beta.x/sqrt(D))(beta.x'/sqrt(D)) / |beta|^2 */
+    double scale = norm > 0 ? gamma * norm / (norm * norm) : 0.0;
+    for (size_t i = 0; i < rows_a; i++)
+        for (size_t k = 0; k < rows_b; k++)
+            out[i * rows_b + k] = scale * projection_a[i] * projection_b[k];
+}
+
+/* One linear-network phase from the moment state m on (train), evaluated on [train; test]. */
+static int exact_flow_phase(akt_moments *m, const akt_split *train, const akt_split *test,
+                            size_t dim, double gamma, double lambda, double delta, double time,
+                            const akt_spec *spec, akt_result *result, akt_error *err)
+{
+    double residual = NAN;
+    long steps = 0;
+    int status = akt_moments_flow(m, train->x, train->y, train->rows, gamma, lambda, delta, time,
+                                  spec->solver.step_tolerance, spec->solver.tolerance,
+                                  spec->solver.max_time, &steps, &residual, err);
+    result->iterations = steps;
+    result->residual = residual;
+    if (status != AKT_OK)
+        return status;
+    double *query = stack_rows(train, test, dim);
+    double *f = malloc((train->rows + test->rows) * sizeof *f);
+    if (!query || !f) {
+        free(query);
+        free(f);
+        return out_of_memory(err, "predictions");
+    }
+    akt_moments_predict(m, query, train->rows + test->rows, gamma, f);
+    set_losses(result, f, train, test);
+    result->converged = true;
+    free(query);
+    free(f);
+    return AKT_OK;
+}
+
+/* A linear network phase at t -> infinity: the adaptive-ridge fixed point (closed form). */
+static int exact_fixed_point_phase(const akt_split *train, const akt_split *test, size_t dim,
+                                   double gamma, double lambda, double *beta, akt_result *result,
+                                   akt_error *err)
+{
+    double kappa = 0.0;
+    int status = akt_linear_fixed_point(train->x, train->y, train->rows, dim, gamma, lambda, beta,
+                                        &kappa, err);
+    if (status != AKT_OK)
+        return status;
+    double *f = malloc((train->rows + test->rows) * sizeof *f);
+    if (!f)
+        return out_of_memory(err, "predictions");
+    linear_predict(beta, train->x, train->rows, dim, f);
+    linear_predict(beta, test->x, test->rows, dim, f + train->rows);
+    set_losses(result, f, train, test);
+    result->converged = true;
+    free(f);
+    return AKT_OK;
+}
+
+static int exact_source_phase(const akt_spec *spec, const akt_data *data, exact_source *state,
+                              akt_result *result, akt_error *err)
+{
+    if (spec->source.time == AKT_TIME_CONVERGE) {
+        state->beta = calloc(data->dim, sizeof *state->beta);
+        if (!state->beta)
+            return out_of_memory(err, "source fixed point");
+        return exact_fixed_point_phase(&data->source, &data->source_test, data->dim,
+                                       spec->source.gamma, spec->source.weight_decay, state->beta,
+                                       result, err);
+    }
+    state->moments = akt_moments_alloc(data->dim, err);
+    if (!state->moments)
+        return err->status;
+    akt_moments_set_min_step(state->moments, spec->solver.min_step);
+    akt_moments_init_fresh(state->moments);
+    return exact_flow_phase(state->moments, &data->source, &data->source_test, data->dim,
+                            spec->source.gamma, spec->source.weight_decay, 0.0, spec->source.time,
+                            spec, result, err);
+}
+
+static int exact_scratch(const akt_spec *spec, const akt_data *data, akt_result *result,
+                         akt_error *err)
+{
+    if (spec->target.time == AKT_TIME_CONVERGE) {
+        double *beta = calloc(data->dim, sizeof *beta);
+        if (!beta)
+            return out_of_memory(err, "scratch fixed point");
+        int status = exact_fixed_point_phase(&data->target, &data->test, data->dim,
+                                             spec->target.gamma, spec->target.weight_decay, beta,
+                                             result, err);
+        free(beta);
+        return status;
+    }
+    akt_moments *m = akt_moments_alloc(data->dim, err);
+    if (!m)
+        return err->status;
+    akt_moments_set_min_step(m, spec->solver.min_step);
+    akt_moments_init_fresh(m);
+    int status = exact_flow_phase(m, &data->target, &data->test, data->dim, spec->target.gamma,
+                                  spec->target.weight_decay, 0.0, spec->target.time, spec, result,
+                                  err);
+    akt_moments_free(m);
+    return status;
+}
+
+/* Readout regime: kernel ridge with the source kernel Phi_s on the target split. */
+static int exact_readout(const akt_spec *spec, const akt_data *data, const exact_source *state,
+                         akt_result *result, akt_error *err)
+{
+    const akt_split *train = &data->target, *test = &data->test;
+    size_t P = train->rows, M = train->rows + test->rows, dim = data->dim;
+    double *query = stack_rows(train, test, dim);
+    double *K = malloc(P * P * sizeof *K);
+    double *K_cross = malloc(M * P * sizeof *K_cross);
+    double *f = malloc(M * sizeof *f);
+    double *projection_query = malloc(M * sizeof *projection_query);
+    double *projection_train = malloc(P * sizeof *projection_train);
+    int status = AKT_OK;
+    if (!query || !K || !K_cross || !f || !projection_query || !projection_train) {
+        status = out_of_memory(err, "readout kernels");
+        goto done;
+    }
+    if (state->moments) {
+        akt_moments_kernel(state->moments, train->x, P, train->x, P, K);
+        akt_moments_kernel(state->moments, query, M, train->x, P, K_cross);
+    } else {
+        rank_one_kernel(state->beta, spec->source.gamma, train->x, P, train->x, P, dim,
+                        projection_train, projection_query, K);
+        rank_one_kernel(state->beta, spec->source.gamma, query, M, train->x, P, dim,
+                        projection_query, projection_train, K_cross);
+    }
+    status = akt_ridge_predict(K, P, K_cross, M, train->y, spec->target.readout_decay, f, err);
+    if (status == AKT_OK) {
+        set_losses(result, f, train, test);
+        result->converged = true;
+    }
+done:
+    free(query);
+    free(K);
+    free(K_cross);
+    free(f);
+    free(projection_query);
+    free(projection_train);
+    return status;
+}
+
+/* Joint regime: the source moments keep learning on the target (THEORY.md section 3). The
+ * source state is consumed (it becomes the target state). */
+static int exact_joint(const akt_spec *spec, const akt_data *data, exact_source *state,
+                       akt_result *result, akt_error *err)
+{
+    if (!state->moments) /* spec validation refuses joint after a converged source */
+        return akt_error_set(err, AKT_ERR_INPUT,
+                             "target.regimes: joint needs a numeric source.time");
+    akt_moments_start_target(state->moments, spec->target.readout_init);
+    return exact_flow_phase(state->moments, &data->target, &data->test, data->dim,
+                            spec->target.gamma, spec->target.weight_decay, spec->target.elastic,
+                            spec->target.time, spec, result, err);
+}
+
+/* ---- method lazy: the gamma -> 0 kernel limit ------------------------------------------------ */
+
+/* Kernels at initialisation between the query rows Q (q x D) and the train rows X (P x D):
+ * nngp = Phi0, tangent = G0 * C (with <z^2> = 1), so the NTK is nngp + tangent. */
+static int lazy_kernels(akt_activation activation, const double *Q, size_t q, const double *X,
+                        size_t P, size_t dim, double *nngp, double *tangent, akt_error *err)
+{
+    int status = akt_lazy_kernel_matrix(activation, Q, q, X, P, dim, nngp, tangent, err);
+    if (status != AKT_OK)
+        return status;
+    double *gram = malloc(q * P * sizeof *gram);
+    if (!gram)
+        return out_of_memory(err, "Gram kernel");
+    akt_gram(Q, q, X, P, dim, gram);
+    for (size_t i = 0; i < q * P; i++)
+        tangent[i] *= gram[i];
+    free(gram);
+    return AKT_OK;
+}
+
+/* The linear flow of the lazy joint regime with elastic pull delta (THEORY.md sections 1 and 3
+ * at gamma -> 0): the readout part of the output follows df_z/dt = Phi0 Delta, the hidden part
+ * df_w/dt = (G0 C) Delta - delta f_w. With J1 = int Delta dt and J2 = int e^{-delta (T - t)}
+ * Delta dt, f(x, T) = f_init(x) + Phi0(x, X) J1 + (G0 C)(x, X) J2 and on the train points
+ * Delta = r - Phi0 J1 - (G0 C) J2, r = y - f_init(X). */
+typedef struct {
+    const double *A, *B, *r; /* Phi0 (P x P), G0 C (P x P), r */
+    size_t P;
+    double delta;
+} pulled_flow;
+
+static int pulled_flow_rhs(double t, const double *state, double *rate, void *params)
+{
+    (void)t;
+    const pulled_flow *flow = params;
+    size_t P = flow->P;
+    const double *J1 = state, *J2 = state + P;
+    for (size_t i = 0; i < P; i++) {
+        double delta_i = flow->r[i];
+        for (size_t k = 0; k < P; k++)
+            delta_i -= flow->A[i * P + k] * J1[k] + flow->B[i * P + k] * J2[k];
+        rate[i] = delta_i;
+        rate[P + i] = delta_i - flow->delta * J2[i];
+    }
+    return GSL_SUCCESS;
+}
+
+/* Integrates the pulled flow to time T and writes f - f_init on the q query rows. The
+ * constant-coefficient system is smooth, so an 8th-order embedded pair with relative tolerance
+ * 1e-10 (absolute 1e-12 on J) is far below any loss difference we report. */
+static int pulled_flow_predict(pulled_flow *flow, const double *A_cross, const double *B_cross,
+                               size_t q, double T, double *increment, long *steps, akt_error *err)
+{
+    size_t P = flow->P;
+    double *state = calloc(2 * P, sizeof *state);
+    if (!state)
+        return out_of_memory(err, "lazy flow state");
+    gsl_odeiv2_system system = {pulled_flow_rhs, NULL, 2 * P, flow};
+    gsl_odeiv2_driver *driver =
+        gsl_odeiv2_driver_alloc_y_new(&system, gsl_odeiv2_step_rk8pd, 1e-3, 1e-12, 1e-10);
+    if (!driver) {
+        free(state);
+        return out_of_memory(err, "lazy flow driver");
+    }
+    double t = 0.0;
+    int gsl_status = gsl_odeiv2_driver_apply(driver, &t, T, state);
+    *steps = (long)driver->n;
+    gsl_odeiv2_driver_free(driver);
+    if (gsl_status != GSL_SUCCESS) {
+        free(state);
+        return akt_error_set(err, AKT_ERR_NUMERIC, "lazy joint flow failed at t = %g: %s", t,
+                             gsl_strerror(gsl_status));
+    }
+    for (size_t i = 0; i < q; i++) {
+        double sum = 0.0;
+        for (size_t k = 0; k < P; k++)
+            sum += A_cross[i * P + k] * state[k] + B_cross[i * P + k] * state[P + k];
+        increment[i] = sum;
+    }
+    free(state);
+    return AKT_OK;
+}
+
+/* Kernel flow of a lazy phase on (train), queried on [train; test] plus optional extra rows
+ * (used to carry the source predictor to the target points): f = f_init + flow. */
+typedef struct {
+    double *nngp, *tangent;             /* train x train */
+    double *nngp_cross, *tangent_cross; /* query x train */
+    double *query;
+    size_t P, q;
+} lazy_workspace;
+
+static void lazy_workspace_free(lazy_workspace *w)
+{
+    free(w->nngp);
+    free(w->tangent);
+    free(w->nngp_cross);
+    free(w->tangent_cross);
+    free(w->query);
+    memset(w, 0, sizeof *w);
+}
+
+/* Builds the kernels between the query rows [train; test; extra] and train. */
+static int lazy_workspace_build(lazy_workspace *w, akt_activation activation,
+                                const akt_split *train, const akt_split *test,
+                                const double *extra, size_t extra_rows, size_t dim, akt_error *err)
+{
+    memset(w, 0, sizeof *w);
+    w->P = train->rows;
+    w->q = train->rows + test->rows + extra_rows;
+    w->nngp = malloc(w->P * w->P * sizeof *w->nngp);
+    w->tangent = malloc(w->P * w->P * sizeof *w->tangent);
+    w->nngp_cross = malloc(w->q * w->P * sizeof *w->nngp_cross);
+    w->tangent_cross = malloc(w->q * w->P * sizeof *w->tangent_cross);
+    w->query = malloc(w->q * dim * sizeof *w->query);
+    if (!w->nngp || !w->tangent || !w->nngp_cross || !w->tangent_cross || !w->query) {
+        lazy_workspace_free(w);
+        return out_of_memory(err, "lazy kernels");
+    }
+    memcpy(w->query, train->x, train->rows * dim * sizeof *w->query);
+    memcpy(w->query + train->rows * dim, test->x, test->rows * dim * sizeof *w->query);
+    if (extra_rows)
+        memcpy(w->query + (train->rows + test->rows) * dim, extra,
+               extra_rows * dim * sizeof *w->query);
+    int status = lazy_kernels(activation, train->x, w->P, train->x, w->P, dim, w->nngp,
+                              w->tangent, err);
+    if (status == AKT_OK)
+        status = lazy_kernels(activation, w->query, w->q, train->x, w->P, dim, w->nngp_cross,
+                              w->tangent_cross, err);
+    if (status != AKT_OK)
+        lazy_workspace_free(w);
+    return status;
+}
+
+/* Kernel gradient flow with the full NTK (nngp + tangent) from f_init (NULL: zero). */
+static int lazy_ntk_flow(lazy_workspace *w, const double *y, const double *f_init, double T,
+                         double *f, akt_error *err)
+{
+    for (size_t i = 0; i < w->P * w->P; i++)
+        w->tangent[i] += w->nngp[i];
+    for (size_t i = 0; i < w->q * w->P; i++)
+        w->tangent_cross[i] += w->nngp_cross[i];
+    /* The query rows start with the train rows, so f_init's head is its value on train. */
+    return akt_kernel_flow_predict(w->tangent, w->P, w->tangent_cross, w->q, y, f_init, f_init,
+                                   T, f, err);
+}
+
+/* Source (or scratch) phase in the lazy limit: NTK flow from zero for the phase's time.
+ * extra rows are queried too (their predictions follow the test rows in f). */
+static int lazy_plain_phase(const akt_spec *spec, const akt_split *train, const akt_split *test,
+                            const double *extra, size_t extra_rows, size_t dim, double time,
+                            double *f, akt_result *result, akt_error *err)
+{
+    lazy_workspace w;
+    int status = lazy_workspace_build(&w, spec->network.activation, train, test, extra,
+                                      extra_rows, dim, err);
+    if (status != AKT_OK)
+        return status;
+    status = lazy_ntk_flow(&w, train->y, NULL, time, f, err);
+    if (status == AKT_OK) {
+        set_losses(result, f, train, test);
+        result->converged = true;
+    }
+    lazy_workspace_free(&w);
+    return status;
+}
+
+static int lazy_readout(const akt_spec *spec, const akt_data *data, akt_result *result,
+                        akt_error *err)
+{
+    lazy_workspace w;
+    int status = lazy_workspace_build(&w, spec->network.activation, &data->target, &data->test,
+                                      NULL, 0, data->dim, err);
+    if (status != AKT_OK)
+        return status;
+    double *f = malloc(w.q * sizeof *f);
+    if (!f) {
+        lazy_workspace_free(&w);
+        return out_of_memory(err, "predictions");
+    }
+    /* The hidden layer does not move in the lazy limit: the source kernel is Phi0. */
+    status = akt_ridge_predict(w.nngp, w.P, w.nngp_cross, w.q, data->target.y,
+                               spec->target.readout_decay, f, err);
+    if (status == AKT_OK) {
+        set_losses(result, f, &data->target, &data->test);
+        result->converged = true;
+    }
+    free(f);
+    lazy_workspace_free(&w);
+    return status;
+}
+
+/* Joint regime in the lazy limit. The hidden weights equal their initial values to O(gamma),
+ * so the target starts from the same kernels: with readout_init zero the readout is O(gamma),
+ * G = <z^2 phi'^2> vanishes and only Phi0 acts; with source or random readouts (<z^2> = 1) the
+ * hidden part G0 C acts as well and feels the elastic pull. readout_init source starts from
+ * (gamma1/gamma2) times the source predictor. */
+static int lazy_joint(const akt_spec *spec, const akt_data *data, const double *source_on_target,
+                      akt_result *result, akt_error *err)
+{
+    lazy_workspace w;
+    int status = lazy_workspace_build(&w, spec->network.activation, &data->target, &data->test,
+                                      NULL, 0, data->dim, err);
+    if (status != AKT_OK)
+        return status;
+    double *f = malloc(w.q * sizeof *f);
+    double *f_init = calloc(w.q, sizeof *f_init);
+    double *r = malloc(w.P * sizeof *r);
+    if (!f || !f_init || !r) {
+        status = out_of_memory(err, "predictions");
+        goto done;
+    }
+    if (spec->target.readout_init == AKT_READOUT_SOURCE)
+        for (size_t i = 0; i < w.q; i++)
+            f_init[i] = spec->source.gamma / spec->target.gamma * source_on_target[i];
+
+    if (spec->target.readout_init == AKT_READOUT_ZERO) {
+        status = akt_kernel_flow_predict(w.nngp, w.P, w.nngp_cross, w.q, data->target.y, NULL,
+                                         NULL, spec->target.time, f, err);
+    } else if (spec->target.elastic == 0.0) {
+        status = lazy_ntk_flow(&w, data->target.y, f_init, spec->target.time, f, err);
+    } else if (spec->target.time == AKT_TIME_CONVERGE) {
+        /* The pulled part decays, so the flow ends interpolating through Phi0 alone. */
+        for (size_t i = 0; i < w.P; i++)
+            r[i] = data->target.y[i] - f_init[i];
+        status = akt_ridge_predict(w.nngp, w.P, w.nngp_cross, w.q, r, 0.0, f, err);
+        for (size_t i = 0; status == AKT_OK && i < w.q; i++)
+            f[i] += f_init[i];
+    } else {
+        for (size_t i = 0; i < w.P; i++)
+            r[i] = data->target.y[i] - f_init[i];
+        pulled_flow flow = {w.nngp, w.tangent, r, w.P, spec->target.elastic};
+        status = pulled_flow_predict(&flow, w.nngp_cross, w.tangent_cross, w.q,
+                                     spec->target.time, f, &result->iterations, err);
+        for (size_t i = 0; status == AKT_OK && i < w.q; i++)
+            f[i] += f_init[i];
+    }
+    if (status == AKT_OK) {
+        set_losses(result, f, &data->target, &data->test);
+        result->converged = true;
+    }
+done:
+    free(f);
+    free(f_init);
+    free(r);
+    lazy_workspace_free(&w);
+    return status;
+}
+
+/* ---- orchestration ---------------------------------------------------------------------------- */
+
+typedef struct {
+    akt_method methods[AKT_REGIME_COUNT];
+    bool wanted[AKT_REGIME_COUNT];
+} solve_plan;
+
+/* Resolves every regime's method before any work starts, so an unsupported request costs
+ * nothing and leaves no partial result. */
+static int make_plan(const akt_spec *spec, solve_plan *plan, akt_error *err)
+{
+    memset(plan, 0, sizeof *plan);
+    for (int r = 0; r < AKT_REGIME_COUNT; r++) {
+        plan->wanted[r] = r == AKT_REGIME_SOURCE || spec->target.regimes[r];
+        if (!plan->wanted[r])
+            continue;
+        int status = akt_transfer_method(spec, (akt_regime)r, &plan->methods[r], err);
+        if (status != AKT_OK)
+            return status;
+    }
+    /* Until the population solver lands, a problem is served by one deterministic method. */
+    akt_method source_method = plan->methods[AKT_REGIME_SOURCE];
+    for (int r = 0; r < AKT_REGIME_COUNT; r++)
+        if (plan->wanted[r] && plan->methods[r] != source_method)
+            return akt_error_set(err, AKT_ERR_INPUT,
+                                 "solver.method: regime %s would use method %s but the source "
+                                 "uses %s; mixing methods needs the population solver",
+                                 akt_regime_name((akt_regime)r),
+                                 akt_method_name(plan->methods[r]),
+                                 akt_method_name(source_method));
+    return AKT_OK;
+}
+
+static akt_result *next_result(akt_solution *solution, akt_regime regime, akt_method method)
+{
+    akt_result *result = &solution->results[solution->count++];
+    result_start(result, regime, method);
+    return result;
+}
+
+static int solve_exact(const akt_spec *spec, const akt_data *data, const solve_plan *plan,
+                       akt_solution *solution, akt_error *err)
+{
+    exact_source state = {NULL, NULL};
+    akt_result *result = next_result(solution, AKT_REGIME_SOURCE, AKT_METHOD_EXACT);
+    int status = exact_source_phase(spec, data, &state, result, err);
+    result_finish(result);
+    if (status == AKT_OK && plan->wanted[AKT_REGIME_SCRATCH]) {
+        result = next_result(solution, AKT_REGIME_SCRATCH, AKT_METHOD_EXACT);
+        status = exact_scratch(spec, data, result, err);
+        result_finish(result);
+    }
+    if (status == AKT_OK && plan->wanted[AKT_REGIME_READOUT]) {
+        result = next_result(solution, AKT_REGIME_READOUT, AKT_METHOD_EXACT);
+        status = exact_readout(spec, data, &state, result, err);
+        result_finish(result);
+    }
+    if (status == AKT_OK && plan->wanted[AKT_REGIME_JOINT]) {
+        result = next_result(solution, AKT_REGIME_JOINT, AKT_METHOD_EXACT);
+        status = exact_joint(spec, data, &state, result, err);
+        result_finish(result);
+    }
+    if (status != AKT_OK)
+        akt_error_prefix(err, "regime %s: ", akt_regime_name(result->regime));
+    akt_moments_free(state.moments);
+    free(state.beta);
+    return status;
+}
+
+static int solve_lazy(const akt_spec *spec, const akt_data *data, const solve_plan *plan,
+                      akt_solution *solution, akt_error *err)
+{
+    /* The source predictor is queried on the target train and test rows as well, for
+     * readout_init source. */
+    size_t target_rows = data->target.rows + data->test.rows;
+    double *target_query = stack_rows(&data->target, &data->test, data->dim);
+    size_t source_rows = data->source.rows + data->source_test.rows;
+    double *f_source = malloc((source_rows + target_rows) * sizeof *f_source);
+    double *f = malloc(target_rows * sizeof *f);
+    if (!target_query || !f_source || !f) {
+        free(target_query);
+        free(f_source);
+        free(f);
+        return out_of_memory(err, "lazy predictions");
+    }
+    akt_result *result = next_result(solution, AKT_REGIME_SOURCE, AKT_METHOD_LAZY);
+    int status = lazy_plain_phase(spec, &data->source, &data->source_test, target_query,
+                                  target_rows, data->dim, spec->source.time, f_source, result,
+                                  err);
+    result_finish(result);
+    if (status == AKT_OK && plan->wanted[AKT_REGIME_SCRATCH]) {
+        result = next_result(solution, AKT_REGIME_SCRATCH, AKT_METHOD_LAZY);
+        status = lazy_plain_phase(spec, &data->target, &data->test, NULL, 0, data->dim,
+                                  spec->target.time, f, result, err);
+        result_finish(result);
+    }
+    if (status == AKT_OK && plan->wanted[AKT_REGIME_READOUT]) {
+        result = next_result(solution, AKT_REGIME_READOUT, AKT_METHOD_LAZY);
+        status = lazy_readout(spec, data, result, err);
+        result_finish(result);
+    }
+    if (status == AKT_OK && plan->wanted[AKT_REGIME_JOINT]) {
+        result = next_result(solution, AKT_REGIME_JOINT, AKT_METHOD_LAZY);
+        status = lazy_joint(spec, data, f_source + source_rows, result, err);
+        result_finish(result);
+    }
+    if (status != AKT_OK)
+        akt_error_prefix(err, "regime %s: ", akt_regime_name(result->regime));
+    free(target_query);
+    free(f_source);
+    free(f);
+    return status;
+}
+
+int akt_solve(const akt_spec *spec, const akt_data *data, akt_solution *solution, akt_error *err)
+{
+    memset(solution, 0, sizeof *solution);
+    solve_plan plan;
+    int status = make_plan(spec, &plan, err);
+    if (status != AKT_OK)
+        return status;
+    if (plan.methods[AKT_REGIME_SOURCE] == AKT_METHOD_EXACT)
+        return solve_exact(spec, data, &plan, solution, err);
+    return solve_lazy(spec, data, &plan, solution, err);
+}

@@ -53,4 +53,44 @@ int akt_idx_read(const char *path, unsigned char **values, size_t *count, size_t
 /* The Gram kernel C(x, x') = x.x'/D between two sets of rows: out is a_rows x b_rows. */
 int akt_gram(const double *a, size_t a_rows, const double *b, size_t b_rows, size_t dim, double *out);
 
+/* ---- Building blocks of akt_data_load (one per task), exposed for tests and other modules. */
+
+/* Purposes of the data's random streams; each purpose is its own gsl_rng_mt19937 stream seeded
+ * by akt_data_stream_seed(spec->seed, purpose), so e.g. target.samples never moves the source
+ * data. The values are part of the documented draw order (data.c, README.md): never renumber. */
+typedef enum {
+    AKT_STREAM_TEACHERS = 0,
+    AKT_STREAM_SOURCE_INPUTS = 1,
+    AKT_STREAM_SOURCE_NOISE = 2,
+    AKT_STREAM_TARGET_INPUTS = 3,
+    AKT_STREAM_TARGET_NOISE = 4,
+    AKT_STREAM_TEST_INPUTS = 5,
+    AKT_STREAM_SOURCE_TEST_INPUTS = 6,
+    AKT_STREAM_SOURCE_SUBSAMPLE = 7,      /* fashion_mnist: shuffles of the matching images */
+    AKT_STREAM_TARGET_SUBSAMPLE = 8,
+    AKT_STREAM_TEST_SUBSAMPLE = 9,
+    AKT_STREAM_SOURCE_TEST_SUBSAMPLE = 10
+} akt_data_stream;
+
+/* The 32-bit seed of a stream: splitmix64(seed * 64 + purpose), high and low halves xor-ed
+ * (GSL's mt19937 keeps 32 bits of its seed). */
+unsigned long akt_data_stream_seed(unsigned long seed, unsigned purpose);
+
+/* The source and target teacher vectors of a synthetic spec (each spec->data.dim doubles):
+ * |beta|^2 = D and cos(beta_source, beta_target) = data.alignment. */
+int akt_data_teachers(const akt_spec *spec, double *beta_source, double *beta_target,
+                      akt_error *err);
+
+/* Allocates a rows x cols split (zeroed); rows may be 0. */
+int akt_split_alloc(akt_split *split, size_t rows, size_t cols, akt_error *err);
+
+/* The cosine between the minimum-norm least-squares linear fits beta = X^+ y of two splits of
+ * the same width (the measured alignment of real and CSV data). */
+int akt_data_fit_alignment(const akt_split *source, const akt_split *target, double *cosine,
+                           akt_error *err);
+
+/* akt_data_load for task fashion_mnist (idx.c) and task csv (csv.c). */
+int akt_data_load_fashion_mnist(akt_data *data, const akt_spec *spec, akt_error *err);
+int akt_data_load_csv(akt_data *data, const akt_spec *spec, akt_error *err);
+
 #endif

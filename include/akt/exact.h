@@ -24,6 +24,14 @@
 int akt_ridge_predict(const double *K, size_t P, const double *K_cross, size_t M, const double *y,
                       double ridge, double *f, akt_error *err);
 
+/* Symmetric eigendecomposition (LAPACKE_dsyevd) of the n x n row-major matrix A, in place: on
+ * success column j of A is the unit eigenvector of eigenvalues[j] (ascending). */
+int akt_symmetric_eigen(double *A, size_t n, double *eigenvalues, akt_error *err);
+
+/* The pseudo-inverse cut-off n * DBL_EPSILON * max |eigenvalue|: eigenvalues of magnitude at or
+ * below it are treated as zero (they are round-off of a rank-deficient matrix). */
+double akt_pseudo_inverse_cutoff(const double *eigenvalues, size_t n);
+
 /* ---- Linear network, one phase, lambda > 0, t -> infinity ----
  * X: P x D row-major, y: P. beta = (X'X/D + kappa I)^{-1} X'y/sqrt(D) with kappa > 0 solving
  * |beta| = lambda/(gamma kappa) (GSL root finder); beta = 0 when |X'y|/sqrt(D) <= lambda/gamma.
@@ -49,6 +57,18 @@ void akt_moments_init_fresh(akt_moments *m);
 /* Turns a trained state into the start of a joint target phase: w_src := w (frozen copy),
  * readout z := 0, z (kept), or fresh N(0,1) independent of everything. */
 void akt_moments_start_target(akt_moments *m, akt_readout_init readout_init);
+
+/* Replaces the state by the n x n symmetric matrix S (row-major), n = 1 + D (no source block) or
+ * 1 + 2D (with source block): e.g. a finite network's empirical moments. AKT_ERR_INPUT otherwise. */
+int akt_moments_set(akt_moments *m, const double *S, size_t n, akt_error *err);
+
+/* The current state: its size n (1 + D or 1 + 2D) and the n x n row-major matrix. */
+size_t akt_moments_size(const akt_moments *m);
+const double *akt_moments_matrix(const akt_moments *m);
+
+/* Smallest step the adaptive stepper may take before akt_moments_flow fails with AKT_ERR_NUMERIC
+ * (default 1e-9, solver.min_step's default). */
+void akt_moments_set_min_step(akt_moments *m, double min_step);
 
 /* Runs gradient flow for time T (T = AKT_TIME_CONVERGE: until the relative Phi-identity
  * residual is below tolerance or max_time is reached) on data X (P x D), y, with (gamma, lambda,

@@ -24,7 +24,13 @@ typedef enum { AKT_READOUT_ZERO, AKT_READOUT_SOURCE, AKT_READOUT_RANDOM } akt_re
 #define AKT_HERMITE_MAX 8
 
 /* One data split. Synthetic and fashion_mnist tasks use samples (and classes for
- * fashion_mnist); csv tasks use x_path and y_path (resolved relative to the spec file). */
+ * fashion_mnist); csv tasks use x_path and y_path (resolved against the spec file's directory,
+ * stored as absolute paths). The loader also fills fields that follow from the rules, so that
+ * consumers need not repeat them: present is true for every split the task has (csv
+ * source_test only when given); for synthetic and fashion_mnist tasks source_test.samples =
+ * test.samples; for fashion_mnist test.classes = target classes and source_test.classes =
+ * source classes. Defaults for fashion_mnist: source classes [0, 6] (T-shirt/top vs shirt),
+ * target classes [2, 4] (pullover vs coat). */
 typedef struct {
     long samples;
     int classes[2];          /* fashion_mnist class pair: classes[0] -> label -1, classes[1] -> +1 */
@@ -47,7 +53,7 @@ typedef struct {
         double alignment;                    /* cosine between teachers, [-1, 1] */
         double noise;                        /* label noise sd, >= 0 */
         double hermite[AKT_HERMITE_MAX + 1]; /* coefficient of He_k; default {1: 1.0} */
-        char *path;                          /* fashion_mnist directory */
+        char *path;                          /* fashion_mnist directory (resolved like csv paths) */
         akt_split_spec source, target, test, source_test;
     } data;
     struct {
@@ -71,6 +77,8 @@ typedef struct {
     struct {
         char *kernels, *trajectory;          /* NULL when not asked for */
     } output;
+    /* Sweep axes as written: a list gives one value per grid point (scalar text); a string
+     * "linspace(a, b, n)" or "logspace(a, b, n)" is stored as the single value, unexpanded. */
     akt_sweep_axis *sweep;
     size_t sweep_count;
     char *file;              /* the spec's file name ("<built-in quickstart>" for the default) */
@@ -99,6 +107,15 @@ char *akt_spec_to_yaml(const akt_spec *spec);
 
 /* The validated spec as one JSON object (for the output contract's "spec" field). malloc'd. */
 char *akt_spec_to_json(const akt_spec *spec);
+
+/* Applies one "dotted.key=value" (value in YAML, as for --set) to a loaded, validated spec and
+ * validates again; on failure spec is unchanged. For expanding sweep points. data.task and sweep
+ * cannot be changed this way. */
+int akt_spec_set(akt_spec *spec, const char *assignment, akt_error *err);
+
+/* True if the two specs describe the same problem (every key and the sweep; file and
+ * directory are not compared). */
+bool akt_spec_equal(const akt_spec *a, const akt_spec *b);
 
 /* Deep copy (for sweeps). */
 int akt_spec_copy(akt_spec *dest, const akt_spec *src, akt_error *err);

@@ -1,0 +1,208 @@
+/* main.c: the akt command line, a thin shell over libakt.
+ *
+ * It parses arguments, loads the spec and its data through the library, and prints through the
+ * report module. Exit status: 0 success, 2 bad input (spec, data, arguments), 1 numerical
+ * failure (DESIGN.md, Command line). Errors are one line on stderr. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "akt/data.h"
+#include "akt/error.h"
+#include "akt/report.h"
+#include "akt/spec.h"
+#include "akt/transfer.h"
+
+#define EXIT_BAD_INPUT 2
+
+static const char usage[] =
+    "usage: akt                      solve the built-in quickstart problem\n"
+    "       akt solve SPEC [--json] [--set key=value ...]\n"
+    "       akt check SPEC [--set key=value ...]   validate, print with defaults filled\n"
+    "       akt data SPEC --out DIR [--set key=value ...]   write the data a solve uses\n"
+    "       akt help | --help | --version\n";
+
+typedef struct {
+    const char *command;
+    const char *spec_path;   /* NULL: the built-in quickstart */
+    const char *out;
+    bool json;
+    const char **overrides;
+    size_t override_count;
+} arguments;
+
+static int fail(int status, const char *message)
+{
+    fprintf(stderr, "akt: %s\n", message);
+    return akt_error_exit_code(status);
+}
+
+static int bad_arguments(const char *what, const char *detail)
+{
+    fprintf(stderr, "akt: %s%s\n%s", what, detail ? detail : "", usage);
+    return EXIT_BAD_INPUT;
+}
+
+/* Reads "--set key=value" and "--set=key=value"; returns the value or NULL. */
+static const char *option_value(int argc, char **argv, int *index, const char *name)
+{
+    const char *arg = argv[*index];
+    size_t length = strlen(name);
+    if (strncmp(arg, name, length) != 0)
+        return NULL;
+    if (arg[length] == '=')
+        return arg + length + 1;
+    if (arg[length] != '\0')
+        return NULL;
+    if (*index + 1 >= argc)
+        return "";
+    return argv[++*index];
+}
+
+static int parse_arguments(int argc, char **argv, arguments *args)
+{
+    memset(args, 0, sizeof *args);
+    args->overrides = calloc((size_t)argc, sizeof *args->overrides);
+    if (!args->overrides)
+        return fail(AKT_ERR_MEMORY, "out of memory");
+    /* `akt` alone, or `akt --json --set ...`, runs the built-in quickstart. */
+    bool quickstart = argc < 2 || (argv[1][0] == '-' && strcmp(argv[1], "--help") != 0 &&
+                                   strcmp(argv[1], "-h") != 0 && strcmp(argv[1], "--version") != 0);
+    args->command = quickstart ? "quickstart" : argv[1];
+    for (int i = quickstart ? 1 : 2; i < argc; i++) {
+        const char *value;
+        if (strcmp(argv[i], "--json") == 0) {
+            args->json = true;
+        } else if ((value = option_value(argc, argv, &i, "--set"))) {
+            if (!*value || !strchr(value, '='))
+                return bad_arguments("--set expects key=value, got ", *value ? value : "nothing");
+            args->overrides[args->override_count++] = value;
+        } else if ((value = option_value(argc, argv, &i, "--out"))) {
+            if (!*value)
+                return bad_arguments("--out expects a directory", NULL);
+            args->out = value;
+        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+            return bad_arguments("unknown option ", argv[i]);
+        } else if (!args->spec_path) {
+            args->spec_path = argv[i];
+        } else {
+            return bad_arguments("unexpected argument ", argv[i]);
+        }
+    }
+    return 0;
+}
+
+static int load_spec(const arguments *args, akt_spec *spec, akt_error *err)
+{
+    if (!args->spec_path)
+        return akt_spec_load_string(spec, akt_spec_quickstart_yaml, "<built-in quickstart>", ".",
+                                    args->overrides, args->override_count, err);
+    return akt_spec_load(spec, args->spec_path, args->overrides, args->override_count, err);
+}
+
+static int command_check(const akt_spec *spec)
+{
+    char *yaml = akt_spec_to_yaml(spec);
+    if (!yaml)
+        return fail(AKT_ERR_MEMORY, "out of memory");
+    fputs(yaml, stdout);
+    free(yaml);
+    return 0;
+}
+
+static int command_data(const arguments *args, const akt_data *data)
+{
+    akt_error err = {0};
+    if (!args->out)
+        return bad_arguments("data needs --out DIR", NULL);
+    if (akt_data_write_csv(data, args->out, &err) != AKT_OK)
+        return fail(err.status, err.message);
+    fprintf(stderr, "akt: wrote the data to %s\n", args->out);
+    return 0;
+}
+
+static int command_solve(const arguments *args, const akt_spec *spec, const akt_data *data)
+{
+    akt_error err = {0};
+    akt_solution solution;
+    int status = akt_solve(spec, data, &solution, &err);
+    if (status != AKT_OK && solution.count == 0)
+        return fail(status, err.message);
+    /* Print what was reached, even after a numerical failure (DESIGN.md, Convergence). */
+    if (args->json) {
+        akt_error json_err = {0};
+        if (akt_report_json(stdout, spec, data, &solution, &json_err) != AKT_OK)
+            return fail(json_err.status, json_err.message);
+    } else {
+        akt_report_table(stdout, spec, data, &solution);
+    }
+    if (status != AKT_OK)
+        return fail(status, err.message);
+    for (size_t i = 0; i < solution.count; i++)
+        if (!solution.results[i].converged)
+            return fail(AKT_ERR_NUMERIC, "a regime did not converge within solver.max_time");
+    return 0;
+}
+
+static bool needs_spec(const char *command)
+{
+    return strcmp(command, "quickstart") != 0;
+}
+
+static int run(const arguments *args)
+{
+    const char *command = args->command;
+    if (strcmp(command, "help") == 0 || strcmp(command, "--help") == 0 ||
+        strcmp(command, "-h") == 0) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (strcmp(command, "--version") == 0) {
+        puts("akt 0.1.0");
+        return 0;
+    }
+    bool known = strcmp(command, "quickstart") == 0 || strcmp(command, "solve") == 0 ||
+                 strcmp(command, "check") == 0 || strcmp(command, "data") == 0;
+    if (strcmp(command, "train") == 0 || strcmp(command, "compare") == 0 ||
+        strcmp(command, "sweep") == 0)
+        return bad_arguments(command, ": not available in this version yet (finite-width "
+                                      "networks and sweeps come in later releases)");
+    if (!known)
+        return bad_arguments("unknown command ", command);
+    if (needs_spec(command) && !args->spec_path)
+        return bad_arguments(command, " needs a SPEC file");
+
+    akt_error err = {0};
+    akt_spec spec;
+    if (load_spec(args, &spec, &err) != AKT_OK) {
+        akt_spec_free(&spec);
+        return fail(err.status, err.message);
+    }
+    if (strcmp(command, "check") == 0) {
+        int code = command_check(&spec);
+        akt_spec_free(&spec);
+        return code;
+    }
+    akt_data data;
+    if (akt_data_load(&data, &spec, &err) != AKT_OK) {
+        akt_spec_free(&spec);
+        akt_data_free(&data);
+        return fail(err.status, err.message);
+    }
+    int code = strcmp(command, "data") == 0 ? command_data(args, &data)
+                                            : command_solve(args, &spec, &data);
+    akt_data_free(&data);
+    akt_spec_free(&spec);
+    return code;
+}
+
+int main(int argc, char **argv)
+{
+    arguments args;
+    int code = parse_arguments(argc, argv, &args);
+    if (code == 0)
+        code = run(&args);
+    free(args.overrides);
+    return code;
+}

@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Bad input end to end: every class of spec and argument error exits 2 with a one-line message
+# naming file:line:column (or the key), and leaves no output file behind.
+set -u
+akt="$1"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0
+checks=0
+
+# expect STATUS PATTERN ARGS...: runs akt, checks the exit status, that stderr matches the
+# extended regular expression PATTERN on its first line, and that stdout is empty.
+expect() {
+    local want_status="$1" pattern="$2"
+    shift 2
+    checks=$((checks + 1))
+    "$akt" "$@" >"$work/out" 2>"$work/err"
+    local status=$?
+    local first
+    first=$(head -n 1 "$work/err")
+    if [ "$status" -ne "$want_status" ] || ! grep -Eq -- "$pattern" <<<"$first" || [ -s "$work/out" ]; then
+        failures=$((failures + 1))
+        echo "FAIL: akt $* -> status $status (want $want_status), stderr: $first (want /$pattern/), stdout bytes: $(wc -c <"$work/out")"
+    fi
+}
+
+spec() { # spec NAME: writes stdin to $work/NAME.yaml
+    cat >"$work/$1.yaml"
+}
+
+spec good <<'Y'
+seed: 3
+data: {task: linear, dim: 8, source: {samples: 20}, target: {samples: 6}, test: {samples: 30}}
+network: {activation: linear}
+source: {gamma: 1.0, weight_decay: 0.05, time: 5}
+target: {time: 5, regimes: [scratch, readout, joint]}
+solver: {method: exact}
+Y
+
+# missing and unreadable files
+expect 2 "nothere\.yaml" check "$work/nothere.yaml"
+expect 2 "nothere\.yaml" solve "$work/nothere.yaml"
+
+# malformed YAML: libyaml reports the line and column of the problem
+spec malformed <<'Y'
+seed: 1
+data:
+  task: linear
+   dim: [1, 2
+Y
+expect 2 "malformed\.yaml:[0-9]+:[0-9]+" check "$work/malformed.yaml"
+
+# duplicate key
+spec duplicate <<'Y'
+seed: 1
+seed: 2
+Y
+expect 2 "duplicate\.yaml:2:1.*seed" check "$work/duplicate.yaml"
+
+# unknown key with a suggestion
+spec unknown <<'Y'
+seed: 1
+source:
+  gama: 1.0
+Y
+expect 2 "unknown\.yaml:3:3.*gama.*did you mean.*gamma" check "$work/unknown.yaml"
+
+# wrong type
+spec wrongtype <<'Y'
+source:
+  gamma: abc
+Y
+expect 2 "wrongtype\.yaml:2:10.*source\.gamma" check "$work/wrongtype.yaml"
+
+# out-of-range values, each at a known line and column
+spec gamma <<'Y'
+target:
+  gamma: 0
+Y
+expect 2 "gamma\.yaml:2:10.*target\.gamma" check "$work/gamma.yaml"
+spec samples <<'Y'
+data:
+  source: {samples: 0}
+Y
+expect 2 "samples\.yaml:2:21.*samples" check "$work/samples.yaml"
+spec alignment <<'Y'
+data:
+  alignment: 1.5
+Y
+expect 2 "alignment\.yaml:2:14.*data\.alignment" check "$work/alignment.yaml"
+spec decay <<'Y'
+source:
+  weight_decay: -0.1
+Y
+expect 2 "decay\.yaml:2:17.*source\.weight_decay" check "$work/decay.yaml"
+spec activation <<'Y'
+network: {activation: sigmoid}
+Y
+expect 2 "activation\.yaml:1:23.*sigmoid" check "$work/activation.yaml"
+
+# cross-key rules
+spec lazydecay <<'Y'
+source: {weight_decay: 0.05}
+target: {weight_decay: 0}
+solver: {method: lazy}
+Y
+expect 2 "weight_decay" check "$work/lazydecay.yaml"
+spec jointconverge <<'Y'
+source: {time: converge}
+target: {regimes: [joint]}
+Y
+expect 2 "joint" check "$work/jointconverge.yaml"
+
+# overrides
+expect 2 "--set" check "$work/good.yaml" --set source.gamma
+expect 2 "data\.alignment" check "$work/good.yaml" --set data.alignment=2
+expect 2 "did you mean" check "$work/good.yaml" --set source.gama=1
+
+# arguments
+expect 2 "unknown command" frobnicate
+expect 2 "unknown option" solve "$work/good.yaml" --frob
+expect 2 "needs a SPEC" solve
+
+# a relu problem with the default method needs the population solver: said, not made up
+spec relu <<'Y'
+data: {task: linear, dim: 8, source: {samples: 20}, target: {samples: 6}, test: {samples: 30}}
+network: {activation: relu}
+Y
+expect 2 "population" solve "$work/relu.yaml"
+
+# bad input leaves no output directory behind
+expect 2 "alignment\.yaml" data "$work/alignment.yaml" --out "$work/never"
+checks=$((checks + 1))
+if [ -e "$work/never" ]; then
+    failures=$((failures + 1))
+    echo "FAIL: akt data with a bad spec created $work/never"
+fi
+
+echo "$checks checks, $failures failed"
+[ "$failures" -eq 0 ]
