@@ -1,0 +1,173 @@
+/* finite.h: the actual two-layer network of THEORY.md section 1 at a finite width N.
+ *
+ * f(x) = 1/(gamma N) sum_i z_i phi(h_i(x)), h_i(x) = w_i.x/sqrt(D), raw D-dimensional hidden
+ * weights W (N x D, row-major) and readout z (N), trained by forward Euler on
+ *     d theta/dt = - gamma^2 N dL/dtheta - lambda theta - delta (theta - theta_src)|hidden,
+ * L = 1/2 sum_mu (y_mu - f(x_mu))^2. This is what the theory (N -> infinity) is checked against:
+ * the same data (akt_data), the same protocol (source phase, then scratch / readout / joint), and
+ * seeds that change only the network initialisation.
+ *
+ * Results are akt_result (transfer.h) with method AKT_METHOD_AUTO: no spec enum names finite
+ * networks, so the caller (akt train / compare) tags them. residual is the Euler bias estimate
+ * (relative change of the test loss when dt is halved) when asked for, NAN otherwise. */
+#ifndef AKT_FINITE_H
+#define AKT_FINITE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "akt/data.h"
+#include "akt/error.h"
+#include "akt/spec.h"
+#include "akt/transfer.h"
+
+/* ---- The network ---------------------------------------------------------------------------- */
+
+typedef struct {
+    size_t width;              /* N */
+    size_t dim;                /* D */
+    akt_activation activation;
+    double *W;                 /* N x D hidden weights, row-major (neuron i is row i) */
+    double *z;                 /* N readout weights */
+    double *W_src;             /* N x D anchor of the elastic pull (copy of the source weights) */
+} akt_network;
+
+akt_network *akt_network_alloc(size_t width, size_t dim, akt_activation activation,
+                               akt_error *err);
+void akt_network_free(akt_network *net);
+
+/* dest := src (same width, dim); the anchor is copied too. */
+void akt_network_copy(akt_network *dest, const akt_network *src);
+
+/* Purposes of the initialisation streams (never renumber: part of the documented draw order). */
+typedef enum {
+    AKT_FINITE_STREAM_SOURCE = 0,       /* the source network's (W, z) */
+    AKT_FINITE_STREAM_SCRATCH = 1,      /* the scratch regime's fresh (W, z) */
+    AKT_FINITE_STREAM_READOUT = 2       /* joint regime, readout_init random: the fresh z */
+} akt_finite_stream;
+
+/* The 32-bit gsl_rng_mt19937 seed of a stream: s = splitmix64(splitmix64(splitmix64(seed) ^
+ * seed_index) ^ purpose), high and low halves xor-ed (mt19937 keeps 32 bits of its seed). */
+unsigned long akt_finite_stream_seed(unsigned long seed, unsigned long seed_index,
+                                     unsigned purpose);
+
+/* W, z ~ N(0, 1) i.i.d. from gsl_rng_mt19937(stream_seed) with gsl_ran_gaussian; draw order: W
+ * row by row (neuron 0's D weights first), then z. */
+int akt_network_init(akt_network *net, unsigned long stream_seed, akt_error *err);
+
+/* Fresh z ~ N(0, 1) from gsl_rng_mt19937(stream_seed) (readout_init random). */
+int akt_network_init_readout(akt_network *net, unsigned long stream_seed, akt_error *err);
+
+/* W_src := W (the anchor of the elastic pull in the joint regime). */
+void akt_network_set_anchor(akt_network *net);
+
+/* ---- One training problem ------------------------------------------------------------------- */
+
+typedef struct {
+    const double *X;           /* P x D */
+    const double *y;           /* P */
+    size_t P;
+    double gamma;              /* > 0 */
+    double lambda;             /* weight decay, >= 0, on W and z */
+    double delta;              /* elastic pull of W toward W_src, >= 0 (0: no anchor needed) */
+    bool train_hidden;         /* false: W frozen, only z learns (the readout regime's flow) */
+    const double *offset;      /* P values subtracted from the outputs (centring), or NULL */
+} akt_finite_problem;
+
+/* Predictions f(x) = 1/(gamma N) sum_i z_i phi(h_i(x)) on M rows of X (blocks of rows, so the
+ * memory is O(N * block), not O(N M)). */
+int akt_network_predict(const akt_network *net, const double *X, size_t M, double gamma,
+                        double *f, akt_error *err);
+
+/* L = 1/2 sum_mu (y_mu - f(x_mu))^2 on the problem's points, f the offset-subtracted output. */
+int akt_network_loss(const akt_network *net, const akt_finite_problem *problem, double *loss,
+                     akt_error *err);
+
+/* The full right-hand side of the flow at the current weights: dW (N x D; zero when
+ * !train_hidden) and dz (N). Optional f (P outputs, offset subtracted), may be NULL. */
+int akt_network_rhs(const akt_network *net, const akt_finite_problem *problem, double *dW,
+                    double *dz, double *f, akt_error *err);
+
+/* Largest eigenvalue of the empirical NTK Gram on the training points,
+ * K = Phi + G o C (Phi = A A'/N, G = B B'/N, A = phi(H), B = phi'(H) diag(z), C = X X'/D; only
+ * Phi when !train_hidden), by `iterations` power iterations from the all-ones vector. The Euler
+ * step's linearised output feedback is 1 - dt (K + lambda + delta), hence the stability rule. */
+int akt_network_ntk_lambda_max(const akt_network *net, const akt_finite_problem *problem,
+                               int iterations, double *lambda_max, akt_error *err);
+
+/* The empirical hidden kernel Phi(a, b) = (1/N) sum_i phi(h_i(a)) phi(h_i(b)) between rows of A
+ * (a rows) and B (b rows): out is a x b. */
+int akt_network_kernel(const akt_network *net, const double *A, size_t a, const double *B,
+                       size_t b, double *out, akt_error *err);
+
+/* The readout regime at convergence: hidden weights frozen as they are, a readout trained from
+ * zero with decay readout_decay to t -> infinity. From dz/dt = gamma phi(X2)' Delta - lambda_r z
+ * and f = A z/(gamma N): df/dt = Phi_s (y - f) - lambda_r f on the training points, so
+ * f(x) = Phi_s(x, X2) (Phi_s(X2, X2) + lambda_r I)^{-1} y2 with the empirical Phi_s above, for
+ * any gamma (lambda_r = 0: minimum-norm least squares, the limit of the flow from z = 0).
+ * Writes predictions on the M query rows Xq. */
+int akt_network_readout_predict(const akt_network *net, const double *X2, const double *y2,
+                                size_t P2, double readout_decay, const double *Xq, size_t M,
+                                double *f, akt_error *err);
+
+/* ---- Time stepping -------------------------------------------------------------------------- */
+
+typedef struct {
+    double dt;                 /* > 0: fixed Euler step; <= 0: automatic */
+    double stability;          /* automatic: keep dt (lambda_max(K) + lambda + delta) <= this
+                                  (0 means the default 0.5; forward Euler is unstable at 2) */
+    long monitor_every;        /* steps between lambda_max estimates (0: default 20) */
+    double min_step;           /* automatic: AKT_ERR_NUMERIC if dt would fall below (0: 1e-9) */
+} akt_finite_stepping;
+
+typedef struct {
+    long steps;
+    double dt_first, dt_last;  /* the Euler steps used first and last */
+    double lambda_max_first;   /* NTK lambda_max estimate at the start of the phase */
+    double lambda_max_peak;    /* largest estimate seen during the phase */
+    double stability_peak;     /* largest dt * (lambda_max + lambda + delta) seen */
+} akt_finite_trace;
+
+/* Runs the phase for time T > 0 by forward Euler. The last step is shortened so the phase ends at
+ * T exactly; a fixed dt that divides T is used as is. lambda_max is estimated every
+ * monitor_every steps in both modes (reported in *trace, which may be NULL); in automatic mode
+ * dt starts at stability / (lambda_max + lambda + delta) and is halved whenever an estimate
+ * exceeds the rule. NaN/Inf in the outputs: AKT_ERR_NUMERIC naming the time and quantity. */
+int akt_network_train(akt_network *net, const akt_finite_problem *problem, double T,
+                      const akt_finite_stepping *stepping, akt_finite_trace *trace,
+                      akt_error *err);
+
+/* The Euler bias estimate of one phase: trains a copy of net at the given stepping and another
+ * with dt halved (automatic mode: stability halved), and returns
+ * |loss(dt) - loss(dt/2)| / loss(dt/2) of the test loss (mean (f - y)^2 on Xt, yt, Mt rows).
+ * net ends trained at the given stepping; *test_loss is its test loss. */
+int akt_network_euler_bias(akt_network *net, const akt_finite_problem *problem, double T,
+                           const akt_finite_stepping *stepping, const double *Xt,
+                           const double *yt, size_t Mt, double *test_loss,
+                           double *relative_change, akt_error *err);
+
+/* ---- The whole transfer protocol ------------------------------------------------------------ */
+
+typedef struct {
+    double dt;                 /* as akt_finite_stepping.dt */
+    bool euler_bias;           /* run everything again at dt/2 and set each residual */
+} akt_finite_options;
+
+/* Source phase, then the wanted target regimes (wanted[AKT_REGIME_SOURCE] is ignored: the
+ * source is always reported; wanted NULL means spec->target.regimes), for one network of the
+ * given width initialised from stream seeds (spec->seed, seed_index, purpose). Uses
+ * network.activation, network.center (subtracts the initial network's output in the source and
+ * scratch phases), source.{gamma, weight_decay, time}, target.{gamma, weight_decay, elastic,
+ * readout_decay, readout_init, time} and solver.min_step. A phase time of converge is refused
+ * (AKT_ERR_INPUT). residual NAN, stable untested, method AKT_METHOD_AUTO. */
+int akt_finite_transfer(const akt_spec *spec, const akt_data *data,
+                        const bool wanted[AKT_REGIME_COUNT], long width, long seed_index,
+                        double dt, akt_solution *solution, akt_error *err);
+
+/* The same with options (options NULL: dt automatic, no Euler bias estimate). */
+int akt_finite_transfer_options(const akt_spec *spec, const akt_data *data,
+                                const bool wanted[AKT_REGIME_COUNT], long width, long seed_index,
+                                const akt_finite_options *options, akt_solution *solution,
+                                akt_error *err);
+
+#endif
