@@ -889,6 +889,7 @@ int akt_finite_transfer_options(const akt_spec *spec, const akt_data *data,
     transfer_run run = {.spec = spec, .data = data, .width = (size_t)width,
                         .seed_index = seed_index};
     run.stepping.dt = options ? options->dt : 0.0;
+    run.stepping.stability = options ? options->stability : 0.0;
     run.stepping.min_step = spec->solver.min_step;
     status = transfer_once(&run, want, solution, err);
     if (status || !options || !options->euler_bias)

@@ -6,6 +6,8 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
 
 void akt_report_json_number(FILE *out, double value)
 {
@@ -33,7 +35,8 @@ static double transfer_benefit(const akt_solution *solution, const akt_result *r
     return scratch->test_loss - result->test_loss;
 }
 
-static void json_result(FILE *out, const akt_solution *solution, const akt_result *result)
+/* The fields of one result, without the closing brace (callers may add fields). */
+static void json_result_fields(FILE *out, const akt_result *result, double benefit)
 {
     fprintf(out, "{\"regime\": \"%s\", \"test_loss\": ", akt_regime_name(result->regime));
     akt_report_json_number(out, result->test_loss);
@@ -48,7 +51,12 @@ static void json_result(FILE *out, const akt_solution *solution, const akt_resul
     fputs(", \"residual\": ", out);
     akt_report_json_number(out, result->residual);
     fprintf(out, ", \"stable\": %s, \"transfer_benefit\": ", stability_json(result->stable));
-    akt_report_json_number(out, transfer_benefit(solution, result));
+    akt_report_json_number(out, benefit);
+}
+
+static void json_result(FILE *out, const akt_solution *solution, const akt_result *result)
+{
+    json_result_fields(out, result, transfer_benefit(solution, result));
     fputc('}', out);
 }
 
@@ -109,4 +117,187 @@ void akt_report_table(FILE *out, const akt_spec *spec, const akt_data *data,
     }
     fputs("test_loss: mean (f - y)^2 on the target test split (source: on the source test "
           "split); benefit = scratch test_loss - regime test_loss (> 0: transfer helps)\n", out);
+}
+
+/* ---- akt train ------------------------------------------------------------------------------ */
+
+static void json_width_fields(FILE *out, const akt_width_result *width)
+{
+    fprintf(out, "\"width\": %ld, \"test_loss_mean\": ", width->width);
+    akt_report_json_number(out, width->test_loss_mean);
+    fputs(", \"test_loss_sd\": ", out);
+    akt_report_json_number(out, width->test_loss_sd);
+    fputs(", \"test_loss_se\": ", out);
+    akt_report_json_number(out, width->test_loss_se);
+    fprintf(out, ", \"seeds\": %ld, \"train_loss_mean\": ", width->seeds);
+    akt_report_json_number(out, width->train_loss_mean);
+    fputs(", \"euler_bias\": ", out);
+    akt_report_json_number(out, width->euler_bias);
+    fputs(", \"step_stability\": ", out);
+    akt_report_json_number(out, width->stability);
+    fprintf(out, ", \"step_converged\": %s, \"seconds\": ", width->step_converged ? "true" : "false");
+    akt_report_json_number(out, width->seconds);
+}
+
+static int json_spec_tail(FILE *out, const akt_spec *spec, akt_error *err)
+{
+    char *spec_json = akt_spec_to_json(spec);
+    if (!spec_json)
+        return akt_error_set(err, AKT_ERR_MEMORY, "out of memory formatting the spec as JSON");
+    fprintf(out, "], \"spec\": %s}\n", spec_json);
+    free(spec_json);
+    return AKT_OK;
+}
+
+int akt_report_train_json(FILE *out, const akt_spec *spec, const akt_width_result *results,
+                          size_t count, akt_error *err)
+{
+    fputs("{\"results\": [", out);
+    for (size_t k = 0; k < count; k++) {
+        fprintf(out, "%s{\"regime\": \"%s\", ", k ? ", " : "", akt_regime_name(results[k].regime));
+        json_width_fields(out, &results[k]);
+        fputc('}', out);
+    }
+    return json_spec_tail(out, spec, err);
+}
+
+void akt_report_train_table(FILE *out, const akt_spec *spec, const akt_data *data,
+                            const akt_width_result *results, size_t count)
+{
+    table_summary(out, spec, data);
+    if (count)
+        fprintf(out, "finite-width networks: N = %ld, %ld seed%s\n", results[0].width,
+                results[0].seeds, results[0].seeds == 1 ? "" : "s");
+    fprintf(out, "%-8s %12s %10s %10s %12s %11s %9s\n", "regime", "test_loss", "sd", "se",
+            "train_loss", "euler_bias", "seconds");
+    for (size_t k = 0; k < count; k++) {
+        const akt_width_result *r = &results[k];
+        fprintf(out, "%-8s ", akt_regime_name(r->regime));
+        table_number(out, r->test_loss_mean, "%*.6f", 12);
+        fputc(' ', out);
+        table_number(out, r->test_loss_sd, "%*.2e", 10);
+        fputc(' ', out);
+        table_number(out, r->test_loss_se, "%*.2e", 10);
+        fputc(' ', out);
+        table_number(out, r->train_loss_mean, "%*.6f", 12);
+        fputc(' ', out);
+        table_number(out, r->euler_bias, "%*.2e", 11);
+        fprintf(out, " %9.2f\n", r->seconds);
+    }
+    if (count && !results[0].step_converged)
+        fputs("warning: the Euler step could not be refined until halving it moved the test "
+              "losses by less than the tolerance; see euler_bias\n", out);
+    fputs("test_loss: mean over seeds; euler_bias: relative change of seed 0's test loss when "
+          "the Euler step is halved\n", out);
+}
+
+/* ---- akt compare ---------------------------------------------------------------------------- */
+
+int akt_report_compare_json(FILE *out, const akt_spec *spec, const akt_comparison *comparison,
+                            akt_error *err)
+{
+    fputs("{\"results\": [", out);
+    for (size_t k = 0; k < comparison->count; k++) {
+        const akt_regime_comparison *regime = &comparison->regimes[k];
+        if (k)
+            fputs(", ", out);
+        json_result_fields(out, &regime->theory, NAN);
+        fputs(", \"widths\": [", out);
+        for (size_t i = 0; i < regime->width_count; i++) {
+            fputs(i ? ", {" : "{", out);
+            json_width_fields(out, &regime->widths[i]);
+            fputs(", \"gap\": ", out);
+            akt_report_json_number(out, regime->widths[i].test_loss_mean - regime->theory.test_loss);
+            fputc('}', out);
+        }
+        fputs("], \"fit\": {\"slope\": ", out);
+        akt_report_json_number(out, regime->slope);
+        fputs(", \"intercept\": ", out);
+        akt_report_json_number(out, regime->intercept);
+        fputs(", \"intercept_error\": ", out);
+        akt_report_json_number(out, regime->intercept_error);
+        fprintf(out, ", \"compatible\": %s}}",
+                isfinite(regime->intercept) ? (regime->compatible ? "true" : "false") : "null");
+    }
+    return json_spec_tail(out, spec, err);
+}
+
+void akt_report_compare_table(FILE *out, const akt_spec *spec, const akt_data *data,
+                              const akt_comparison *comparison)
+{
+    table_summary(out, spec, data);
+    fprintf(out, "%-8s %-9s %12s %10s %11s %11s %6s\n", "regime", "width", "test_loss", "+-",
+            "gap", "euler_bias", "seeds");
+    for (size_t k = 0; k < comparison->count; k++) {
+        const akt_regime_comparison *regime = &comparison->regimes[k];
+        const akt_result *theory = &regime->theory;
+        fprintf(out, "%-8s %-9s ", akt_regime_name(regime->regime), "theory");
+        table_number(out, theory->test_loss, "%*.6f", 12);
+        fputc(' ', out);
+        table_number(out, theory->mc_error, "%*.2e", 10);
+        fprintf(out, "             (%s)\n", akt_method_name(theory->method));
+        for (size_t i = 0; i < regime->width_count; i++) {
+            const akt_width_result *width = &regime->widths[i];
+            fprintf(out, "%-8s %-9ld ", "", width->width);
+            table_number(out, width->test_loss_mean, "%*.6f", 12);
+            fputc(' ', out);
+            table_number(out, width->test_loss_se, "%*.2e", 10);
+            fputc(' ', out);
+            table_number(out, width->test_loss_mean - theory->test_loss, "%+*.2e", 11);
+            fputc(' ', out);
+            table_number(out, width->euler_bias, "%*.2e", 11);
+            fprintf(out, " %6ld\n", width->seeds);
+        }
+        fprintf(out, "%-8s %-9s ", "", "1/N -> 0");
+        table_number(out, regime->intercept, "%*.6f", 12);
+        fputc(' ', out);
+        table_number(out, regime->intercept_error, "%*.2e", 10);
+        fputc(' ', out);
+        table_number(out, regime->intercept - theory->test_loss, "%+*.2e", 11);
+        if (isfinite(regime->intercept))
+            fprintf(out, "  %s\n", regime->compatible ? "compatible with the theory"
+                                                       : "NOT compatible with the theory");
+        else
+            fputs("  (a fit needs two widths and two seeds)\n", out);
+    }
+    fputs("+-: mc_error of the theory, standard error over seeds of a width, fit error of the "
+          "extrapolation; gap = networks - theory; compatible: |gap| <= 3 (fit error + mc_error)\n",
+          out);
+}
+
+/* ---- progress ------------------------------------------------------------------------------- */
+
+static void format_duration(char *buffer, size_t size, double seconds)
+{
+    if (!isfinite(seconds) || seconds < 0)
+        snprintf(buffer, size, "--:--");
+    else if (seconds < 3600)
+        snprintf(buffer, size, "%02d:%02d", (int)seconds / 60, (int)seconds % 60);
+    else
+        snprintf(buffer, size, "%dh%02d", (int)seconds / 3600, ((int)seconds % 3600) / 60);
+}
+
+void akt_report_progress(FILE *out, const char *label, size_t done, size_t total,
+                         double started)
+{
+    if (!isatty(fileno(out)) || total == 0)
+        return;
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    double elapsed = (double)t.tv_sec + 1e-9 * (double)t.tv_nsec - started;
+    double fraction = (double)done / (double)total;
+    double remaining = done ? elapsed * (1.0 - fraction) / fraction : NAN;
+    enum { BAR = 30 };
+    char bar[BAR + 1];
+    int filled = (int)(fraction * BAR + 0.5);
+    for (int i = 0; i < BAR; i++)
+        bar[i] = i < filled ? '#' : '.';
+    bar[BAR] = '\0';
+    char spent[16], eta[16];
+    format_duration(spent, sizeof spent, elapsed);
+    format_duration(eta, sizeof eta, remaining);
+    fprintf(out, "\r%s [%s] %zu/%zu  elapsed %s  eta %s ", label, bar, done, total, spent, eta);
+    if (done >= total)
+        fputc('\n', out);
+    fflush(out);
 }

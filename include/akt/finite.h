@@ -150,6 +150,7 @@ int akt_network_euler_bias(akt_network *net, const akt_finite_problem *problem, 
 
 typedef struct {
     double dt;                 /* as akt_finite_stepping.dt */
+    double stability;          /* as akt_finite_stepping.stability (automatic dt only) */
     bool euler_bias;           /* run everything again at dt/2 and set each residual */
 } akt_finite_options;
 

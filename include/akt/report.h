@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 
+#include "akt/compare.h"
 #include "akt/data.h"
 #include "akt/spec.h"
 #include "akt/transfer.h"
@@ -22,5 +23,23 @@ int akt_report_json(FILE *out, const akt_spec *spec, const akt_data *data,
 
 /* A double as JSON: %.17g, or null for NaN/Inf. */
 void akt_report_json_number(FILE *out, double value);
+
+/* akt train: one row per regime (seed mean and sd of the test loss, Euler bias, step bound). */
+void akt_report_train_table(FILE *out, const akt_spec *spec, const akt_data *data,
+                            const akt_width_result *results, size_t count);
+int akt_report_train_json(FILE *out, const akt_spec *spec, const akt_width_result *results,
+                          size_t count, akt_error *err);
+
+/* akt compare: per regime the theory, each width's seed mean with its gap to the theory, and
+ * the 1/N fit with its verdict. */
+void akt_report_compare_table(FILE *out, const akt_spec *spec, const akt_data *data,
+                              const akt_comparison *comparison);
+int akt_report_compare_json(FILE *out, const akt_spec *spec, const akt_comparison *comparison,
+                            akt_error *err);
+
+/* A progress bar with elapsed time and ETA, redrawn in place on a terminal; nothing otherwise.
+ * started is the monotonic time (seconds) the work began; done == total ends the line. */
+void akt_report_progress(FILE *out, const char *label, size_t done, size_t total,
+                         double started);
 
 #endif

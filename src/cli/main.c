@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "akt/compare.h"
 #include "akt/data.h"
 #include "akt/error.h"
 #include "akt/report.h"
@@ -21,12 +23,17 @@ static const char usage[] =
     "       akt solve SPEC [--json] [--set key=value ...]\n"
     "       akt check SPEC [--set key=value ...]   validate, print with defaults filled\n"
     "       akt data SPEC --out DIR [--set key=value ...]   write the data a solve uses\n"
+    "       akt train SPEC --width N [--seeds K] [--json] [--set ...]   finite-width networks\n"
+    "       akt compare SPEC [--widths 256,1024,4096] [--seeds K] [--json] [--set ...]\n"
     "       akt help | --help | --version\n";
 
 typedef struct {
     const char *command;
     const char *spec_path;   /* NULL: the built-in quickstart */
     const char *out;
+    const char *width;       /* --width text, parsed by the command that takes it */
+    const char *widths;
+    const char *seeds;
     bool json;
     const char **overrides;
     size_t override_count;
@@ -82,6 +89,12 @@ static int parse_arguments(int argc, char **argv, arguments *args)
             if (!*value)
                 return bad_arguments("--out expects a directory", NULL);
             args->out = value;
+        } else if ((value = option_value(argc, argv, &i, "--widths"))) {
+            args->widths = value;
+        } else if ((value = option_value(argc, argv, &i, "--width"))) {
+            args->width = value;
+        } else if ((value = option_value(argc, argv, &i, "--seeds"))) {
+            args->seeds = value;
         } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
             return bad_arguments("unknown option ", argv[i]);
         } else if (!args->spec_path) {
@@ -145,6 +158,111 @@ static int command_solve(const arguments *args, const akt_spec *spec, const akt_
     return 0;
 }
 
+/* A positive integer option, or a one-line error naming the option. */
+static bool parse_count(const char *option, const char *text, long *value)
+{
+    char *end = NULL;
+    long parsed = text && *text ? strtol(text, &end, 10) : 0;
+    if (!text || !*text || *end != '\0' || parsed < 1) {
+        fprintf(stderr, "akt: %s expects a positive integer, got '%s'\n", option,
+                text ? text : "");
+        return false;
+    }
+    *value = parsed;
+    return true;
+}
+
+/* "256,1024,4096" into widths; false (with a message) on anything else. */
+static bool parse_widths(const char *text, long *widths, size_t *count)
+{
+    char buffer[512];
+    if (strlen(text) >= sizeof buffer) {
+        fprintf(stderr, "akt: --widths: list too long\n");
+        return false;
+    }
+    strcpy(buffer, text);
+    *count = 0;
+    for (char *save = NULL, *item = strtok_r(buffer, ",", &save); item;
+         item = strtok_r(NULL, ",", &save)) {
+        if (*count == AKT_COMPARE_MAX_WIDTHS) {
+            fprintf(stderr, "akt: --widths: at most %d widths\n", AKT_COMPARE_MAX_WIDTHS);
+            return false;
+        }
+        if (!parse_count("--widths", item, &widths[*count]))
+            return false;
+        (*count)++;
+    }
+    if (*count == 0) {
+        fprintf(stderr, "akt: --widths expects a list like 256,1024,4096\n");
+        return false;
+    }
+    return true;
+}
+
+typedef struct {
+    const char *label;
+    double started;
+} progress_state;
+
+static double monotonic_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static void show_progress(void *context, size_t done, size_t total)
+{
+    const progress_state *state = context;
+    akt_report_progress(stderr, state->label, done, total, state->started);
+}
+
+static int command_train(const arguments *args, const akt_spec *spec, const akt_data *data)
+{
+    long width = 0, seeds = 1;
+    if (!args->width)
+        return bad_arguments("train needs --width N", NULL);
+    if (!parse_count("--width", args->width, &width) ||
+        (args->seeds && !parse_count("--seeds", args->seeds, &seeds)))
+        return EXIT_BAD_INPUT;
+    progress_state progress = {"train", monotonic_seconds()};
+    akt_compare_options options = {.progress = show_progress, .progress_context = &progress};
+    akt_width_result results[AKT_REGIME_COUNT];
+    size_t count = 0;
+    akt_error err = {0};
+    if (akt_train_width(spec, data, width, seeds, &options, results, &count, &err) != AKT_OK)
+        return fail(err.status, err.message);
+    if (args->json) {
+        if (akt_report_train_json(stdout, spec, results, count, &err) != AKT_OK)
+            return fail(err.status, err.message);
+    } else {
+        akt_report_train_table(stdout, spec, data, results, count);
+    }
+    return 0;
+}
+
+static int command_compare(const arguments *args, const akt_spec *spec, const akt_data *data)
+{
+    long widths[AKT_COMPARE_MAX_WIDTHS], seeds = 4;
+    size_t width_count = 0;
+    if (!parse_widths(args->widths ? args->widths : "256,1024,4096", widths, &width_count) ||
+        (args->seeds && !parse_count("--seeds", args->seeds, &seeds)))
+        return EXIT_BAD_INPUT;
+    progress_state progress = {"compare", monotonic_seconds()};
+    akt_compare_options options = {.progress = show_progress, .progress_context = &progress};
+    akt_comparison comparison;
+    akt_error err = {0};
+    if (akt_compare(spec, data, widths, width_count, seeds, &options, &comparison, &err) != AKT_OK)
+        return fail(err.status, err.message);
+    if (args->json) {
+        if (akt_report_compare_json(stdout, spec, &comparison, &err) != AKT_OK)
+            return fail(err.status, err.message);
+    } else {
+        akt_report_compare_table(stdout, spec, data, &comparison);
+    }
+    return 0;
+}
+
 static bool needs_spec(const char *command)
 {
     return strcmp(command, "quickstart") != 0;
@@ -163,11 +281,10 @@ static int run(const arguments *args)
         return 0;
     }
     bool known = strcmp(command, "quickstart") == 0 || strcmp(command, "solve") == 0 ||
-                 strcmp(command, "check") == 0 || strcmp(command, "data") == 0;
-    if (strcmp(command, "train") == 0 || strcmp(command, "compare") == 0 ||
-        strcmp(command, "sweep") == 0)
-        return bad_arguments(command, ": not available in this version yet (finite-width "
-                                      "networks and sweeps come in later releases)");
+                 strcmp(command, "check") == 0 || strcmp(command, "data") == 0 ||
+                 strcmp(command, "train") == 0 || strcmp(command, "compare") == 0;
+    if (strcmp(command, "sweep") == 0)
+        return bad_arguments(command, ": not available in this version yet");
     if (!known)
         return bad_arguments("unknown command ", command);
     if (needs_spec(command) && !args->spec_path)
@@ -190,8 +307,15 @@ static int run(const arguments *args)
         akt_data_free(&data);
         return fail(err.status, err.message);
     }
-    int code = strcmp(command, "data") == 0 ? command_data(args, &data)
-                                            : command_solve(args, &spec, &data);
+    int code;
+    if (strcmp(command, "data") == 0)
+        code = command_data(args, &data);
+    else if (strcmp(command, "train") == 0)
+        code = command_train(args, &spec, &data);
+    else if (strcmp(command, "compare") == 0)
+        code = command_compare(args, &spec, &data);
+    else
+        code = command_solve(args, &spec, &data);
     akt_data_free(&data);
     akt_spec_free(&spec);
     return code;
