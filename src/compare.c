@@ -15,6 +15,7 @@
 #include <gsl/gsl_fit.h>
 
 #include "akt/finite.h"
+#include "akt/resources.h"
 
 #define DEFAULT_EULER_TOLERANCE 1e-3
 #define DEFAULT_MAX_REFINEMENTS 6
@@ -159,6 +160,8 @@ int akt_train_width(const akt_spec *spec, const akt_data *data, long width, long
 {
     *count = 0;
     int status = check_counts(width, seeds, err);
+    if (status == AKT_OK)
+        status = akt_resources_check(spec, data, AKT_METHOD_AUTO, width, err);
     if (status != AKT_OK)
         return status;
     return train_width(spec, data, width, seeds, options, 0, (size_t)seeds, results, count, err);
@@ -223,6 +226,12 @@ int akt_compare(const akt_spec *spec, const akt_data *data, const long *widths,
         if (status != AKT_OK)
             return status;
     }
+    long largest = 0;
+    for (size_t i = 0; i < width_count; i++)
+        largest = widths[i] > largest ? widths[i] : largest;
+    int check = akt_resources_check(spec, data, AKT_METHOD_AUTO, largest, err);
+    if (check != AKT_OK)
+        return check;
     size_t total = 1 + width_count * (size_t)seeds;
     akt_solution theory;
     int status = akt_solve(spec, data, &theory, err);

@@ -727,6 +727,13 @@ static int train_and_score(const transfer_run *run, akt_network *net,
                               &result->test_loss, err);
     }
     free(f);
+    /* Outputs can be finite while their squares overflow (e.g. gamma 1e-200 scales f by
+     * 1/(gamma N)): a loss of Inf must not pass as a result. An absent test split (csv without
+     * source_test) leaves NAN on purpose. */
+    if (!status && (!isfinite(result->train_loss) || (test->rows > 0 && !isfinite(result->test_loss))))
+        status = akt_error_set(err, AKT_ERR_NUMERIC, "non-finite %s loss at t = %g (gamma %g): the "
+                               "outputs overflow", isfinite(result->train_loss) ? "test" : "training",
+                               T, pb->gamma);
     if (!status)
         result->converged = true;
     return status;

@@ -25,9 +25,10 @@
 #define IDX_MAX_BYTES (UINT64_C(1) << 32)
 #define FASHION_CLASSES 10
 
-/* Reads exactly size bytes, or explains (in err) why not. */
-static int gz_read_exact(gzFile file, const char *path, unsigned char *buffer, size_t size,
-                         const char *what, akt_error *err)
+/* Reads exactly size bytes, or explains (in err) why not. The bytes are part offset..offset+size
+ * of an item (the header, or the data) of `whole` bytes, so that messages count the whole item. */
+static int gz_read_exact_at(gzFile file, const char *path, unsigned char *buffer, size_t size,
+                            size_t offset, size_t whole, const char *what, akt_error *err)
 {
     size_t done = 0;
     while (done < size) {
@@ -41,13 +42,19 @@ static int gz_read_exact(gzFile file, const char *path, unsigned char *buffer, s
                 zlib_message += path_length + 2;
             if (got < 0 || (zlib_status != Z_OK && zlib_status != Z_STREAM_END))
                 return akt_error_set(err, AKT_ERR_INPUT, "%s: truncated or corrupt gzip data: %zu of the %zu "
-                                     "bytes of the %s (zlib: %s)", path, done, size, what, zlib_message);
+                                     "bytes of the %s (zlib: %s)", path, offset + done, whole, what, zlib_message);
             return akt_error_set(err, AKT_ERR_INPUT, "%s: truncated: the %s needs %zu bytes, the file has %zu",
-                                 path, what, size, done);
+                                 path, what, whole, offset + done);
         }
         done += (size_t)got;
     }
     return AKT_OK;
+}
+
+static int gz_read_exact(gzFile file, const char *path, unsigned char *buffer, size_t size,
+                         const char *what, akt_error *err)
+{
+    return gz_read_exact_at(file, path, buffer, size, 0, size, what, err);
 }
 
 /* Parses the header; expected_dims 0 accepts 1 to IDX_MAX_DIMS dimensions. */
@@ -84,6 +91,39 @@ static int read_header(gzFile file, const char *path, int expected_dims, size_t 
     return AKT_OK;
 }
 
+/* The first allocation for the data; it doubles as data actually arrive. */
+#define IDX_FIRST_CHUNK ((size_t)1 << 20)
+
+/* Reads the `total` bytes the header declares into a malloc'd *buffer. The buffer grows with
+ * the data actually read, so a corrupt or hostile header that declares gigabytes in a small
+ * file fails as truncated after allocating about what the file holds, not `total` up front. */
+static int read_declared_data(gzFile file, const char *path, size_t total, unsigned char **buffer,
+                              akt_error *err)
+{
+    size_t capacity = 0, done = 0;
+    *buffer = NULL;
+    while (done < total) {
+        size_t want = capacity ? 2 * capacity : IDX_FIRST_CHUNK;
+        if (want > total)
+            want = total;
+        unsigned char *grown = realloc(*buffer, want);
+        if (!grown) {
+            free(*buffer);
+            *buffer = NULL;
+            return akt_error_set(err, AKT_ERR_MEMORY, "%s: out of memory for %zu bytes", path, want);
+        }
+        *buffer = grown;
+        capacity = want;
+        int status = gz_read_exact_at(file, path, *buffer + done, capacity - done, done, total,
+                                      "data the header declares", err);
+        if (status)
+            return status;
+        done = capacity;
+    }
+    return AKT_OK;
+}
+
+/* Reads one IDX file whole; expected_dims as for read_header. */
 static int idx_read(const char *path, int expected_dims, unsigned char **values, size_t *count,
                     size_t *item_size, akt_error *err)
 {
@@ -97,13 +137,8 @@ static int idx_read(const char *path, int expected_dims, unsigned char **values,
     size_t items = 0, size = 0;
     int status = read_header(file, path, expected_dims, &items, &size, err);
     unsigned char *buffer = NULL;
-    if (!status) {
-        buffer = malloc(items * size);
-        if (!buffer)
-            status = akt_error_set(err, AKT_ERR_MEMORY, "%s: out of memory for %zu bytes", path, items * size);
-    }
     if (!status)
-        status = gz_read_exact(file, path, buffer, items * size, "data the header declares", err);
+        status = read_declared_data(file, path, items * size, &buffer, err);
     if (!status) {
         unsigned char extra;
         if (gzread(file, &extra, 1) != 0)

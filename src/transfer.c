@@ -14,7 +14,10 @@
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_odeiv2.h>
 
+#include "akt/convex.h"
 #include "akt/exact.h"
+#include "akt/population.h"
+#include "akt/resources.h"
 
 /* ---- small helpers ---------------------------------------------------------------------- */
 
@@ -112,6 +115,23 @@ static bool convex_applies(const akt_spec *spec, akt_regime regime)
     }
 }
 
+/* A phase the regime runs at time converge without weight decay (readout always converges, but
+ * its ridge is readout_decay; its source phase is what matters). */
+static bool converges_without_decay(const akt_spec *spec, akt_regime regime)
+{
+    bool source_phase = spec->source.time == AKT_TIME_CONVERGE && spec->source.weight_decay == 0;
+    bool target_phase = spec->target.time == AKT_TIME_CONVERGE && spec->target.weight_decay == 0;
+    switch (regime) {
+    case AKT_REGIME_SOURCE:
+    case AKT_REGIME_READOUT:
+        return source_phase;
+    case AKT_REGIME_SCRATCH:
+        return target_phase;
+    default:
+        return source_phase || target_phase;
+    }
+}
+
 static akt_method resolve_auto(const akt_spec *spec, akt_regime regime)
 {
     if (spec->network.activation == AKT_ACTIVATION_LINEAR)
@@ -127,6 +147,13 @@ int akt_transfer_method(const akt_spec *spec, akt_regime regime, akt_method *met
     const char *regime_name = akt_regime_name(regime);
     const char *activation = akt_activation_name(spec->network.activation);
 
+    if ((chosen == AKT_METHOD_EXACT || chosen == AKT_METHOD_POPULATION) &&
+        converges_without_decay(spec, regime))
+        return akt_error_set(err, AKT_ERR_INPUT,
+                             "regime %s: time converge with weight_decay 0: the t -> infinity "
+                             "state then depends on the whole path (no fixed point to certify); "
+                             "give a finite time, or use method lazy for the kernel limit",
+                             regime_name);
     switch (chosen) {
     case AKT_METHOD_EXACT:
         if (spec->network.activation != AKT_ACTIVATION_LINEAR)
@@ -147,18 +174,10 @@ int akt_transfer_method(const akt_spec *spec, akt_regime regime, akt_method *met
             return akt_error_set(err, AKT_ERR_INPUT,
                                  "solver.method: regime %s: method convex serves relu or linear "
                                  "networks with weight_decay > 0 at time converge (source, scratch, "
-                                 "readout)", regime_name);
-        /* applicable, but not built yet: */
-        return akt_error_set(err, AKT_ERR_INPUT,
-                             "solver.method: regime %s needs method convex, which this version "
-                             "does not have yet; methods available now: exact (linear "
-                             "activation) and lazy (gamma -> 0 kernel limit)", regime_name);
+                                 "readout on a converged source)", regime_name);
+        break;
     case AKT_METHOD_POPULATION:
-        return akt_error_set(err, AKT_ERR_INPUT,
-                             "solver.method: regime %s of a %s network needs method %s, which this "
-                             "version does not have yet (it arrives with the population solver); "
-                             "methods available now: exact (linear activation) and lazy (gamma -> 0 "
-                             "kernel limit)", regime_name, activation, akt_method_name(chosen));
+        break;
     case AKT_METHOD_AUTO:
         break;
     }
@@ -670,13 +689,15 @@ static int make_plan(const akt_spec *spec, solve_plan *plan, akt_error *err)
         if (status != AKT_OK)
             return status;
     }
-    /* Until the population solver lands, a problem is served by one deterministic method. */
+    /* readout and joint start from the source state, so they share its method; scratch is a
+     * separate problem and may use another (e.g. convex at time converge next to a population
+     * source at a finite time). */
     akt_method source_method = plan->methods[AKT_REGIME_SOURCE];
-    for (int r = 0; r < AKT_REGIME_COUNT; r++)
+    for (int r = AKT_REGIME_READOUT; r <= AKT_REGIME_JOINT; r++)
         if (plan->wanted[r] && plan->methods[r] != source_method)
             return akt_error_set(err, AKT_ERR_INPUT,
                                  "solver.method: regime %s would use method %s but the source "
-                                 "uses %s; mixing methods needs the population solver",
+                                 "state it starts from comes from method %s",
                                  akt_regime_name((akt_regime)r),
                                  akt_method_name(plan->methods[r]),
                                  akt_method_name(source_method));
@@ -690,24 +711,24 @@ static akt_result *next_result(akt_solution *solution, akt_regime regime, akt_me
     return result;
 }
 
-static int solve_exact(const akt_spec *spec, const akt_data *data, const solve_plan *plan,
+static int solve_exact(const akt_spec *spec, const akt_data *data, const bool *wanted,
                        akt_solution *solution, akt_error *err)
 {
     exact_source state = {NULL, NULL};
     akt_result *result = next_result(solution, AKT_REGIME_SOURCE, AKT_METHOD_EXACT);
     int status = exact_source_phase(spec, data, &state, result, err);
     result_finish(result);
-    if (status == AKT_OK && plan->wanted[AKT_REGIME_SCRATCH]) {
+    if (status == AKT_OK && wanted[AKT_REGIME_SCRATCH]) {
         result = next_result(solution, AKT_REGIME_SCRATCH, AKT_METHOD_EXACT);
         status = exact_scratch(spec, data, result, err);
         result_finish(result);
     }
-    if (status == AKT_OK && plan->wanted[AKT_REGIME_READOUT]) {
+    if (status == AKT_OK && wanted[AKT_REGIME_READOUT]) {
         result = next_result(solution, AKT_REGIME_READOUT, AKT_METHOD_EXACT);
         status = exact_readout(spec, data, &state, result, err);
         result_finish(result);
     }
-    if (status == AKT_OK && plan->wanted[AKT_REGIME_JOINT]) {
+    if (status == AKT_OK && wanted[AKT_REGIME_JOINT]) {
         result = next_result(solution, AKT_REGIME_JOINT, AKT_METHOD_EXACT);
         status = exact_joint(spec, data, &state, result, err);
         result_finish(result);
@@ -719,7 +740,7 @@ static int solve_exact(const akt_spec *spec, const akt_data *data, const solve_p
     return status;
 }
 
-static int solve_lazy(const akt_spec *spec, const akt_data *data, const solve_plan *plan,
+static int solve_lazy(const akt_spec *spec, const akt_data *data, const bool *wanted,
                       akt_solution *solution, akt_error *err)
 {
     /* The source predictor is queried on the target train and test rows as well, for
@@ -740,18 +761,18 @@ static int solve_lazy(const akt_spec *spec, const akt_data *data, const solve_pl
                                   target_rows, data->dim, spec->source.time, f_source, result,
                                   err);
     result_finish(result);
-    if (status == AKT_OK && plan->wanted[AKT_REGIME_SCRATCH]) {
+    if (status == AKT_OK && wanted[AKT_REGIME_SCRATCH]) {
         result = next_result(solution, AKT_REGIME_SCRATCH, AKT_METHOD_LAZY);
         status = lazy_plain_phase(spec, &data->target, &data->test, NULL, 0, data->dim,
                                   spec->target.time, f, result, err);
         result_finish(result);
     }
-    if (status == AKT_OK && plan->wanted[AKT_REGIME_READOUT]) {
+    if (status == AKT_OK && wanted[AKT_REGIME_READOUT]) {
         result = next_result(solution, AKT_REGIME_READOUT, AKT_METHOD_LAZY);
         status = lazy_readout(spec, data, result, err);
         result_finish(result);
     }
-    if (status == AKT_OK && plan->wanted[AKT_REGIME_JOINT]) {
+    if (status == AKT_OK && wanted[AKT_REGIME_JOINT]) {
         result = next_result(solution, AKT_REGIME_JOINT, AKT_METHOD_LAZY);
         status = lazy_joint(spec, data, f_source + source_rows, result, err);
         result_finish(result);
@@ -764,6 +785,151 @@ static int solve_lazy(const akt_spec *spec, const akt_data *data, const solve_pl
     return status;
 }
 
+/* ---- method convex: relu and linear at t -> infinity with weight decay ----------------------- */
+
+/* Seeds of the convex oracle's random starts: streams of akt_data_stream_seed beyond the data's
+ * purposes (0..10), one per phase, so they never coincide with a data stream. */
+enum { CONVEX_STREAM_SOURCE = 40, CONVEX_STREAM_SCRATCH = 41 };
+/* Outer conditional-gradient iterations allowed; each adds at most one atom and the problems
+ * converge in far fewer (the issue's benchmark: P = 1000 to a gap of 1e-6). */
+#define CONVEX_MAX_ITERATIONS 5000
+
+/* One phase at t -> infinity on (train), evaluated on [train; test]; keeps the solution. */
+static int convex_phase(const akt_spec *spec, const akt_split *train, const akt_split *test,
+                        size_t dim, double gamma, double lambda, unsigned purpose,
+                        akt_convex_solution *solution, akt_result *result, akt_error *err)
+{
+    int status = akt_convex_solve(train->x, train->y, train->rows, dim,
+                                  spec->network.activation, gamma, lambda,
+                                  spec->solver.tolerance, akt_data_stream_seed(spec->seed, purpose),
+                                  CONVEX_MAX_ITERATIONS, solution, err);
+    result->iterations = solution->iterations;
+    result->residual = solution->gap;
+    if (status != AKT_OK)
+        return status;
+    double *query = stack_rows(train, test, dim);
+    double *f = malloc((train->rows + test->rows) * sizeof *f);
+    if (!query || !f) {
+        free(query);
+        free(f);
+        return out_of_memory(err, "predictions");
+    }
+    status = akt_convex_predict(solution, query, train->rows + test->rows, dim,
+                                spec->network.activation, f, err);
+    if (status == AKT_OK) {
+        set_losses(result, f, train, test);
+        result->converged = solution->converged;
+    }
+    free(query);
+    free(f);
+    return status;
+}
+
+/* Readout regime on the convex source: its kernel is in closed form (THEORY.md section 4). */
+static int convex_readout(const akt_spec *spec, const akt_data *data,
+                          const akt_convex_solution *source, akt_result *result, akt_error *err)
+{
+    const akt_split *train = &data->target, *test = &data->test;
+    size_t P = train->rows, M = train->rows + test->rows;
+    double *query = stack_rows(train, test, data->dim);
+    double *K = malloc(P * P * sizeof *K);
+    double *K_cross = malloc(M * P * sizeof *K_cross);
+    double *f = malloc(M * sizeof *f);
+    int status = AKT_OK;
+    if (!query || !K || !K_cross || !f)
+        status = out_of_memory(err, "readout kernels");
+    if (status == AKT_OK)
+        status = akt_convex_kernel(source, spec->network.activation, spec->source.gamma,
+                                   train->x, P, train->x, P, data->dim, K, err);
+    if (status == AKT_OK)
+        status = akt_convex_kernel(source, spec->network.activation, spec->source.gamma, query,
+                                   M, train->x, P, data->dim, K_cross, err);
+    if (status == AKT_OK)
+        status = akt_ridge_predict(K, P, K_cross, M, train->y, spec->target.readout_decay, f, err);
+    if (status == AKT_OK) {
+        set_losses(result, f, train, test);
+        result->converged = true;
+    }
+    free(query);
+    free(K);
+    free(K_cross);
+    free(f);
+    return status;
+}
+
+static int solve_convex(const akt_spec *spec, const akt_data *data, const bool *wanted,
+                        akt_solution *solution, akt_error *err)
+{
+    akt_convex_solution source = {0}, scratch = {0};
+    akt_result *result = next_result(solution, AKT_REGIME_SOURCE, AKT_METHOD_CONVEX);
+    int status = convex_phase(spec, &data->source, &data->source_test, data->dim,
+                              spec->source.gamma, spec->source.weight_decay,
+                              CONVEX_STREAM_SOURCE, &source, result, err);
+    result_finish(result);
+    if (status == AKT_OK && wanted[AKT_REGIME_SCRATCH]) {
+        result = next_result(solution, AKT_REGIME_SCRATCH, AKT_METHOD_CONVEX);
+        status = convex_phase(spec, &data->target, &data->test, data->dim, spec->target.gamma,
+                              spec->target.weight_decay, CONVEX_STREAM_SCRATCH, &scratch, result,
+                              err);
+        result_finish(result);
+    }
+    if (status == AKT_OK && wanted[AKT_REGIME_READOUT]) {
+        result = next_result(solution, AKT_REGIME_READOUT, AKT_METHOD_CONVEX);
+        status = convex_readout(spec, data, &source, result, err);
+        result_finish(result);
+    }
+    if (status == AKT_OK && wanted[AKT_REGIME_JOINT]) /* make_plan never lets this through */
+        status = akt_error_set(err, AKT_ERR_INPUT, "the joint regime has no convex form");
+    if (status != AKT_OK)
+        akt_error_prefix(err, "regime %s: ", akt_regime_name(result->regime));
+    akt_convex_free(&source);
+    akt_convex_free(&scratch);
+    return status;
+}
+
+/* ---- dispatch ----------------------------------------------------------------------------------- */
+
+/* The source phase and the wanted regimes, all by one method. */
+static int solve_family(akt_method method, const akt_spec *spec, const akt_data *data,
+                        const bool *wanted, akt_solution *solution, akt_error *err)
+{
+    switch (method) {
+    case AKT_METHOD_EXACT: return solve_exact(spec, data, wanted, solution, err);
+    case AKT_METHOD_LAZY: return solve_lazy(spec, data, wanted, solution, err);
+    case AKT_METHOD_CONVEX: return solve_convex(spec, data, wanted, solution, err);
+    case AKT_METHOD_POPULATION: return akt_population_transfer(spec, data, wanted, solution, err);
+    case AKT_METHOD_AUTO: break;
+    }
+    return akt_error_set(err, AKT_ERR_INPUT, "no method resolved");
+}
+
+/* The scratch regime by a method other than the source's: the family solver of that method
+ * with only scratch wanted (a source it computes on the way is discarded). */
+static int solve_scratch_apart(akt_method method, const akt_spec *spec, const akt_data *data,
+                               akt_result *scratch, akt_error *err)
+{
+    bool wanted[AKT_REGIME_COUNT] = {false};
+    wanted[AKT_REGIME_SCRATCH] = true;
+    akt_solution apart;
+    int status = solve_family(method, spec, data, wanted, &apart, err);
+    const akt_result *found = akt_solution_find(&apart, AKT_REGIME_SCRATCH);
+    if (found)
+        *scratch = *found;
+    else
+        result_start(scratch, AKT_REGIME_SCRATCH, method);
+    return status;
+}
+
+/* Keeps the contract's order: source, scratch, readout, joint. */
+static void insert_scratch(akt_solution *solution, const akt_result *scratch)
+{
+    size_t at = solution->count > 0 ? 1 : 0;
+    memmove(&solution->results[at + 1], &solution->results[at],
+            (solution->count - at) * sizeof solution->results[0]);
+    solution->results[at] = *scratch;
+    solution->count++;
+}
+
 int akt_solve(const akt_spec *spec, const akt_data *data, akt_solution *solution, akt_error *err)
 {
     memset(solution, 0, sizeof *solution);
@@ -771,7 +937,22 @@ int akt_solve(const akt_spec *spec, const akt_data *data, akt_solution *solution
     int status = make_plan(spec, &plan, err);
     if (status != AKT_OK)
         return status;
-    if (plan.methods[AKT_REGIME_SOURCE] == AKT_METHOD_EXACT)
-        return solve_exact(spec, data, &plan, solution, err);
-    return solve_lazy(spec, data, &plan, solution, err);
+    for (int r = 0; r < AKT_REGIME_COUNT; r++)
+        if (plan.wanted[r] &&
+            (status = akt_resources_check(spec, data, plan.methods[r], 0, err)) != AKT_OK)
+            return status;
+    akt_method source_method = plan.methods[AKT_REGIME_SOURCE];
+    bool wanted[AKT_REGIME_COUNT];
+    memcpy(wanted, plan.wanted, sizeof wanted);
+    bool scratch_apart = wanted[AKT_REGIME_SCRATCH] &&
+                         plan.methods[AKT_REGIME_SCRATCH] != source_method;
+    if (scratch_apart)
+        wanted[AKT_REGIME_SCRATCH] = false;
+    status = solve_family(source_method, spec, data, wanted, solution, err);
+    if (status != AKT_OK || !scratch_apart)
+        return status;
+    akt_result scratch;
+    status = solve_scratch_apart(plan.methods[AKT_REGIME_SCRATCH], spec, data, &scratch, err);
+    insert_scratch(solution, &scratch);
+    return status;
 }

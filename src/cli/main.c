@@ -3,17 +3,24 @@
  * It parses arguments, loads the spec and its data through the library, and prints through the
  * report module. Exit status: 0 success, 2 bad input (spec, data, arguments), 1 numerical
  * failure (DESIGN.md, Command line). Errors are one line on stderr. */
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#ifdef AKT_HAVE_MPI
+#include <mpi.h>
+#endif
 
 #include "akt/compare.h"
 #include "akt/data.h"
 #include "akt/error.h"
 #include "akt/report.h"
+#include "akt/resources.h"
 #include "akt/spec.h"
+#include "akt/sweep.h"
 #include "akt/transfer.h"
 
 #define EXIT_BAD_INPUT 2
@@ -25,6 +32,10 @@ static const char usage[] =
     "       akt data SPEC --out DIR [--set key=value ...]   write the data a solve uses\n"
     "       akt train SPEC --width N [--seeds K] [--json] [--set ...]   finite-width networks\n"
     "       akt compare SPEC [--widths 256,1024,4096] [--seeds K] [--json] [--set ...]\n"
+    "       akt sweep SPEC [--out FILE.csv|FILE.jsonl] [--json] [--set key=v1,v2,...]\n"
+    "             [--set key=linspace(a,b,n)|logspace(a,b,n)] [--set key=value]\n"
+    "             grid of the spec's sweep block and the --set lists (logspace: 10^a..10^b);\n"
+    "             resumable with --out; rows to stdout otherwise (CSV, or JSON lines)\n"
     "       akt help | --help | --version\n";
 
 typedef struct {
@@ -47,7 +58,7 @@ static int fail(int status, const char *message)
 
 static int bad_arguments(const char *what, const char *detail)
 {
-    fprintf(stderr, "akt: %s%s\n%s", what, detail ? detail : "", usage);
+    fprintf(stderr, "akt: %s%s (see 'akt help')\n", what, detail ? detail : "");
     return EXIT_BAD_INPUT;
 }
 
@@ -140,7 +151,9 @@ static int command_solve(const arguments *args, const akt_spec *spec, const akt_
     akt_error err = {0};
     akt_solution solution;
     int status = akt_solve(spec, data, &solution, &err);
-    if (status != AKT_OK && solution.count == 0)
+    /* Bad input prints nothing; a numerical failure prints what was reached (DESIGN.md,
+     * Convergence). */
+    if (status != AKT_OK && (solution.count == 0 || status == AKT_ERR_INPUT))
         return fail(status, err.message);
     /* Print what was reached, even after a numerical failure (DESIGN.md, Convergence). */
     if (args->json) {
@@ -263,6 +276,130 @@ static int command_compare(const arguments *args, const akt_spec *spec, const ak
     return 0;
 }
 
+/* Set while a sweep writes its table: an interrupt then removes the half-written temporary
+ * file (the table itself is replaced only by rename, so it is always complete). */
+static char *sweep_temporary;
+
+static void remove_temporary_and_die(int signal_number)
+{
+    if (sweep_temporary)
+        unlink(sweep_temporary);
+    signal(signal_number, SIG_DFL);
+    raise(signal_number);
+}
+
+static void watch_interrupts(const char *out)
+{
+    size_t length = strlen(out) + sizeof ".partial";
+    sweep_temporary = malloc(length);
+    if (!sweep_temporary)
+        return;
+    snprintf(sweep_temporary, length, "%s.partial", out);
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = remove_temporary_and_die;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
+    sigaction(SIGHUP, &action, NULL);
+}
+
+/* --set lists and linspace/logspace become sweep axes ("sweep.key=[...]"); plain values stay
+ * overrides of the spec. */
+static int sweep_overrides(const arguments *args, char **overrides, akt_error *err)
+{
+    for (size_t i = 0; i < args->override_count; i++) {
+        const char *assignment = args->overrides[i];
+        int status = akt_sweep_is_axis_assignment(assignment)
+                         ? akt_sweep_axis_override(assignment, &overrides[i], err)
+                         : ((overrides[i] = strdup(assignment)) ? AKT_OK
+                                : akt_error_set(err, AKT_ERR_MEMORY, "out of memory"));
+        if (status != AKT_OK)
+            return status;
+    }
+    return AKT_OK;
+}
+
+static int sweep_with_grid(const arguments *args, const akt_sweep_grid *grid, akt_error *err)
+{
+    int status = akt_sweep_validate(grid, err);
+    if (status != AKT_OK)
+        return status;
+    progress_state progress = {"sweep", monotonic_seconds()};
+    akt_sweep_options options = {
+        .out_path = args->out, .stream = stdout,
+        .format = args->json ? AKT_SWEEP_JSON_LINES : AKT_SWEEP_CSV,
+        .progress = show_progress, .progress_context = &progress};
+    if (args->out && akt_sweep_rank() == 0)
+        watch_interrupts(args->out);
+    akt_sweep_summary summary;
+    status = akt_sweep_run(grid, &options, &summary, err);
+    if (status == AKT_OK && summary.failed && akt_sweep_rank() == 0)
+        fprintf(stderr, "akt: sweep: %zu of %zu points had a numerical failure (their rows have "
+                "converged false)\n", summary.failed, summary.points);
+    return status;
+}
+
+/* akt sweep: exit 0 when every point has its rows (a point that failed numerically is a row
+ * with converged false, DESIGN.md Convergence), 2 on bad input before any work. */
+static int command_sweep(const arguments *args)
+{
+#ifdef AKT_HAVE_MPI
+    MPI_Init(NULL, NULL);
+#endif
+    akt_error err = {0};
+    char **overrides = calloc(args->override_count + 1, sizeof *overrides);
+    int status = overrides ? sweep_overrides(args, overrides, &err)
+                           : akt_error_set(&err, AKT_ERR_MEMORY, "out of memory");
+    akt_spec spec;
+    memset(&spec, 0, sizeof spec);
+    if (status == AKT_OK)
+        status = akt_spec_load(&spec, args->spec_path, (const char *const *)overrides,
+                               args->override_count, &err);
+    akt_sweep_grid grid;
+    memset(&grid, 0, sizeof grid);
+    if (status == AKT_OK)
+        status = akt_sweep_grid_init(&grid, &spec, &err);
+    if (status == AKT_OK)
+        status = sweep_with_grid(args, &grid, &err);
+    akt_sweep_grid_free(&grid);
+    akt_spec_free(&spec);
+    for (size_t i = 0; overrides && i < args->override_count; i++)
+        free(overrides[i]);
+    free(overrides);
+    int code = 0;
+    if (status != AKT_OK)
+        code = akt_sweep_rank() == 0 ? fail(status, err.message) : akt_error_exit_code(status);
+#ifdef AKT_HAVE_MPI
+    MPI_Finalize();
+#endif
+    free(sweep_temporary);
+    sweep_temporary = NULL;
+    return code;
+}
+
+/* The largest network width a command will build (0: none), for the up-front memory check;
+ * malformed values are left for the command's own parsing to report. */
+static long largest_width(const arguments *args)
+{
+    long largest = 0;
+    if (strcmp(args->command, "train") == 0 && args->width)
+        largest = strtol(args->width, NULL, 10);
+    if (strcmp(args->command, "compare") == 0) {
+        const char *text = args->widths ? args->widths : "256,1024,4096";
+        for (const char *p = text; *p;) {
+            char *end;
+            long width = strtol(p, &end, 10);
+            if (end == p)
+                break;
+            if (width > largest)
+                largest = width;
+            p = *end == ',' ? end + 1 : end;
+        }
+    }
+    return largest > 0 ? largest : 0;
+}
+
 static bool needs_spec(const char *command)
 {
     return strcmp(command, "quickstart") != 0;
@@ -283,12 +420,12 @@ static int run(const arguments *args)
     bool known = strcmp(command, "quickstart") == 0 || strcmp(command, "solve") == 0 ||
                  strcmp(command, "check") == 0 || strcmp(command, "data") == 0 ||
                  strcmp(command, "train") == 0 || strcmp(command, "compare") == 0;
-    if (strcmp(command, "sweep") == 0)
-        return bad_arguments(command, ": not available in this version yet");
-    if (!known)
+    if (!known && strcmp(command, "sweep") != 0)
         return bad_arguments("unknown command ", command);
     if (needs_spec(command) && !args->spec_path)
         return bad_arguments(command, " needs a SPEC file");
+    if (strcmp(command, "sweep") == 0)
+        return command_sweep(args);
 
     akt_error err = {0};
     akt_spec spec;
@@ -300,6 +437,11 @@ static int run(const arguments *args)
         int code = command_check(&spec);
         akt_spec_free(&spec);
         return code;
+    }
+    /* Refuse what cannot fit before the data are even drawn (DESIGN.md, Decisions). */
+    if (akt_resources_check(&spec, NULL, spec.solver.method, largest_width(args), &err) != AKT_OK) {
+        akt_spec_free(&spec);
+        return fail(err.status, err.message);
     }
     akt_data data;
     if (akt_data_load(&data, &spec, &err) != AKT_OK) {

@@ -121,12 +121,21 @@ expect 2 "unknown command" frobnicate
 expect 2 "unknown option" solve "$work/good.yaml" --frob
 expect 2 "needs a SPEC" solve
 
-# a relu problem with the default method needs the population solver: said, not made up
+# a method that cannot serve the network is refused, naming the regime and the method that will
 spec relu <<'Y'
 data: {task: linear, dim: 8, source: {samples: 20}, target: {samples: 6}, test: {samples: 30}}
 network: {activation: relu}
+solver: {method: exact}
 Y
-expect 2 "population" solve "$work/relu.yaml"
+expect 2 "regime source.*exact.*population" solve "$work/relu.yaml"
+spec tanh <<'Y'
+data: {task: linear, dim: 8, source: {samples: 20}, target: {samples: 6}, test: {samples: 30}}
+network: {activation: tanh}
+source: {weight_decay: 0}
+target: {weight_decay: 0}
+solver: {method: lazy}
+Y
+expect 2 "tanh" solve "$work/tanh.yaml"
 
 # bad input leaves no output directory behind
 expect 2 "alignment\.yaml" data "$work/alignment.yaml" --out "$work/never"

@@ -1,0 +1,152 @@
+/* population.h: the single-site (DMFT) population solver (method population).
+ *
+ * An infinitely wide two-layer network is an average over one neuron's law (THEORY.md
+ * section 2). This module samples S neurons from that law and follows them in the exact
+ * reduced representation: a neuron is (h0 on every point, a in R^P1, b in R^P2, z), so a step
+ * costs O(S P^2) and nothing of size D is kept after sampling. Source phase, then the target
+ * regimes scratch, readout and joint of THEORY.md section 3.
+ *
+ * Randomness: each replica draws from gsl_rng_mt19937 streams seeded by
+ * akt_population_stream_seed(seed, purpose, replica), so replica r's numbers do not depend on
+ * how many replicas run, nor on S beyond the first S/2 rows (neurons come in antithetic pairs
+ * (w0, z0), (w0, -z0); pair k uses the k-th row of every stream).
+ *
+ * Typical use (what akt_population_transfer does, once per replica):
+ *     pop = akt_population_alloc(data, activation, S, err);
+ *     akt_population_sample(pop, seed, replica);
+ *     akt_population_run_source(pop, &phase1, &run, err);
+ *     akt_population_predict(pop, AKT_POINTS_SOURCE_TEST, f, err);
+ *     akt_population_readout(pop, ridge, f, err);           (needs the source state)
+ *     akt_population_start_joint(pop, init, err); akt_population_run_target(pop, &phase2, ...);
+ *     akt_population_free(pop);
+ */
+#ifndef AKT_POPULATION_H
+#define AKT_POPULATION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "akt/data.h"
+#include "akt/error.h"
+#include "akt/spec.h"
+#include "akt/transfer.h"
+
+/* Solves the source phase and every wanted target regime with the population method, over
+ * spec->solver.replicas independent populations of spec->solver.neurons neurons. Results in
+ * the order of transfer.h (source, then scratch, readout, joint as wanted). test_loss and
+ * train_loss are replica means, mc_error the standard deviation of the test losses over
+ * replicas divided by sqrt(replicas) (NAN for one replica), iterations the accepted steps summed
+ * over replicas, residual the worst replica's (see akt_population_run), stable the joint
+ * regime's perturbation test (all replicas stable). A numerical failure returns
+ * AKT_ERR_NUMERIC with the results reached (the failing regime converged false). A problem
+ * whose estimated memory exceeds AKT_POPULATION_MEMORY_LIMIT_GIB is refused (AKT_ERR_INPUT). */
+int akt_population_transfer(const akt_spec *spec, const akt_data *data,
+                            const bool wanted[AKT_REGIME_COUNT], akt_solution *solution,
+                            akt_error *err);
+
+#define AKT_POPULATION_MEMORY_LIMIT_GIB 16.0
+
+/* Estimated bytes of a population of `neurons` neurons on data (in GiB). */
+double akt_population_memory_gib(const akt_data *data, size_t neurons);
+
+/* The 32-bit mt19937 seed of a stream: folded splitmix64 chain of (seed, purpose, replica):
+ * z = sm(sm(sm(seed) ^ purpose) ^ replica), stream seed = (z ^ (z >> 32)) & 0xffffffff, where
+ * sm is splitmix64 (a bijection, so distinct triples differ before folding). */
+unsigned long akt_population_stream_seed(unsigned long seed, unsigned purpose,
+                                         unsigned long replica);
+
+/* Stream purposes; part of the documented draw order: never renumber. */
+enum {
+    AKT_POPULATION_STREAM_HIDDEN = 1,   /* w0: S/2 rows of D Gaussians, row by row */
+    AKT_POPULATION_STREAM_READOUT = 2,  /* z0: S/2 Gaussians */
+    AKT_POPULATION_STREAM_FRESH = 3,    /* readout_init random: S/2 Gaussians */
+    AKT_POPULATION_STREAM_KICK = 4      /* stability test: S (P2 + 1) Gaussians */
+};
+
+/* The point sets a population knows (the splits of akt_data). */
+typedef enum {
+    AKT_POINTS_SOURCE_TRAIN,
+    AKT_POINTS_TARGET_TRAIN,
+    AKT_POINTS_TEST,
+    AKT_POINTS_SOURCE_TEST,
+    AKT_POINTS_COUNT
+} akt_points;
+
+typedef struct akt_population akt_population;
+
+/* One training phase: time > 0 or AKT_TIME_CONVERGE; elastic applies to the joint phase only.
+ * step_tolerance: accepted local error per unit time (output units, see akt_population_run);
+ * tolerance, max_time: time converge; min_step: a step below it is a numerical failure. */
+typedef struct {
+    double gamma, weight_decay, elastic, time;
+    double step_tolerance, tolerance, max_time, min_step;
+} akt_population_phase;
+
+/* What a phase run reached.
+ * residual: time converge: the relative Phi-identity residual |f - Phi (Phi + lambda I)^{-1} y|
+ * / |f| on the training points at the end; finite time: the sum over accepted steps of the
+ * local error estimate (the embedded pair's error of the training predictions, RMS over the
+ * training points), an estimate of the accumulated integration error of the outputs. */
+typedef struct {
+    double time;            /* flow time run in this phase */
+    long steps, rejected;   /* accepted and rejected steps */
+    double residual;
+    bool converged;         /* finite time: reached T; converge: residual below tolerance */
+} akt_population_run;
+
+/* Allocates everything a population of `neurons` (even, >= 2) neurons needs on data (sized up
+ * front: O(S (P + M)) doubles, M the total number of points). data must outlive it. */
+akt_population *akt_population_alloc(const akt_data *data, akt_activation activation,
+                                     size_t neurons, akt_error *err);
+void akt_population_free(akt_population *pop);
+
+/* Draws a fresh population for (seed, replica): w0 ~ N(0, I_D), z0 ~ N(0, 1) in antithetic
+ * pairs, h0 = w0.x/sqrt(D) on every point (one product per split). Resets to "initialised". */
+void akt_population_sample(akt_population *pop, unsigned long seed, unsigned long replica);
+
+/* Source phase from the sampled initialisation on the source split. Leaves the source state,
+ * from which h_s on the target points is kept for the readout and joint regimes. */
+int akt_population_run_source(akt_population *pop, const akt_population_phase *phase,
+                              akt_population_run *run, akt_error *err);
+
+/* Target phase starts: scratch (fresh initialisation: the sampled h0 and z0) or joint (hidden
+ * weights at the source state, readout zero, the source z, or fresh antithetic N(0,1)).
+ * start_joint needs a completed source run. */
+int akt_population_start_scratch(akt_population *pop, akt_error *err);
+int akt_population_start_joint(akt_population *pop, akt_readout_init readout_init,
+                               akt_error *err);
+
+/* Runs the started target phase (scratch or joint) on the target split for phase->time; may be
+ * called again to continue. */
+int akt_population_run_target(akt_population *pop, const akt_population_phase *phase,
+                              akt_population_run *run, akt_error *err);
+
+/* Predictions f(x) = (1/gamma) <z phi(h(x))> of the current state on a point set (rows of that
+ * split). The source state answers on every set; a target state on the target train and test
+ * sets. The neuron sum runs pair by pair, so an antithetic initial state gives exactly 0. */
+int akt_population_predict(akt_population *pop, akt_points points, double *f, akt_error *err);
+
+/* The source kernel Phi_s(x, x') = <phi(h_s(x)) phi(h_s(x'))> on the target points: K
+ * (P2 x P2, target train) and K_cross ((P2 + Mt) x P2, rows target train then test). */
+int akt_population_source_kernel(akt_population *pop, double *K, double *K_cross, akt_error *err);
+
+/* Readout regime: f = Phi_s(x, X2) (Phi_s(X2, X2) + ridge I)^{-1} y2 on [target train; test]
+ * (P2 + Mt values), ridge 0 = minimum-norm least squares. */
+int akt_population_readout(akt_population *pop, double ridge, double *f, akt_error *err);
+
+/* Stability test of the current joint state (THEORY.md section 4): a copy of the state is
+ * kicked by a relative 1e-6 Gaussian perturbation of b and z; both copies are integrated for
+ * extra_time with the same step sequence and the RMS difference of the test predictions is
+ * measured before (d0), at extra_time/2 (d_half) and at extra_time (d1). growth = d1 / d0;
+ * unstable (drifting away) when d1 > 10 d0 and d1 > 2 d_half (still growing at the end);
+ * otherwise stable. The state afterwards is the perturbed continuation (the caller has read
+ * its results before). */
+int akt_population_stability(akt_population *pop, const akt_population_phase *phase,
+                             double extra_time, double *growth, akt_stability *stable,
+                             akt_error *err);
+
+/* Largest eigenvalue of the adapted NTK K = Phi + G * C on the current phase's training
+ * points, from the last right-hand-side evaluation (for tests and step caps). */
+double akt_population_ntk_max(akt_population *pop);
+
+#endif

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# akt sweep end to end: rows equal akt solve at the same points, transfer_benefit is scratch minus
+# the regime, JSON lines equal CSV, resume after SIGINT and SIGKILL gives the uninterrupted table
+# (the file parses at every sample, no temporary file stays), and bad input exits 2 before any
+# file exists.
+set -u
+akt="$1"
+spec="$2"
+python="$3"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0
+checks=0
+check() { # check DESCRIPTION COMMAND...: the command must succeed
+    checks=$((checks + 1))
+    if ! "${@:2}"; then
+        failures=$((failures + 1))
+        echo "FAIL: $1"
+    fi
+}
+
+# ---- rows against akt solve --json at the same points -------------------------------------
+"$akt" sweep "$spec" --set data.alignment=0,0.5,1 --set target.elastic=0,1 --out "$work/a.csv" 2>"$work/err"
+check "sweep exits 0" test $? -eq 0
+check "no temporary file stays" test ! -e "$work/a.csv.partial"
+cat >"$work/against_solve.py" <<'EOF'
+import csv, json, subprocess, sys
+akt, spec, table = sys.argv[1:4]
+rows = list(csv.DictReader(open(table)))
+assert [k for k in rows[0]] == ["point", "target.gamma", "data.alignment", "target.elastic",
+    "regime", "test_loss", "train_loss", "mc_error", "transfer_benefit", "converged", "method",
+    "residual", "seconds"], list(rows[0])
+points = sorted({int(r["point"]) for r in rows})
+assert points == list(range(12)), points
+compared = 0
+for point in points:
+    mine = [r for r in rows if int(r["point"]) == point]
+    assert [r["regime"] for r in mine] == ["source", "scratch", "readout", "joint"]
+    # Row-major, last axis fastest: gamma (2) x alignment (3) x elastic (2).
+    g, a, e = point // 6, (point // 2) % 3, point % 2
+    assert mine[0]["target.gamma"] == ["0.5", "1.0"][g] and mine[0]["data.alignment"] == ["0", "0.5", "1"][a] \
+        and mine[0]["target.elastic"] == ["0", "1"][e], mine[0]
+    sets = []
+    for key in ("target.gamma", "data.alignment", "target.elastic"):
+        sets += ["--set", key + "=" + mine[0][key]]
+    out = subprocess.run([akt, "solve", spec, "--json"] + sets, capture_output=True, text=True, check=True).stdout
+    # The text of each number, as printed (%.17g in both): equal to the last digit.
+    results = {r["regime"]: r for r in json.loads(out, parse_float=str)["results"]}
+    scratch = float(mine[1]["test_loss"])
+    for r in mine:
+        solve = results[r["regime"]]
+        for column in ("test_loss", "train_loss", "residual"):
+            expected = solve[column] if solve[column] is not None else ""
+            assert r[column] == expected, (point, r["regime"], column, r[column], expected)
+        assert r["converged"] == "true" and r["method"] == solve["method"]
+        if r["regime"] in ("readout", "joint"):
+            assert float(r["transfer_benefit"]) == scratch - float(r["test_loss"]), r
+            assert r["transfer_benefit"] == solve["transfer_benefit"], r
+        else:
+            assert r["transfer_benefit"] == "", r
+        compared += 1
+print("compared", compared, "rows with akt solve")
+EOF
+check "sweep rows equal akt solve's at the same points" "$python" "$work/against_solve.py" "$akt" "$spec" "$work/a.csv"
+
+# ---- JSON lines carry the same rows ------------------------------------------------------
+"$akt" sweep "$spec" --set data.alignment=0,0.5,1 --set target.elastic=0,1 --out "$work/a.jsonl" 2>/dev/null
+check "sweep --out .jsonl exits 0" test $? -eq 0
+cat >"$work/jsonl.py" <<'EOF'
+import csv, json, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+lines = [json.loads(l, parse_float=str, parse_int=str) for l in open(sys.argv[2])]
+assert len(lines) == len(rows) == 48, (len(lines), len(rows))
+for r, j in zip(rows, lines):
+    assert list(j) == list(r), (list(j), list(r))
+    for k in r:
+        if k == "seconds":
+            continue
+        v = j[k]
+        text = "" if v is None else ("true" if v is True else "false" if v is False else str(v))
+        assert text == r[k], (k, text, r[k])
+EOF
+check "JSON lines equal the CSV rows" "$python" "$work/jsonl.py" "$work/a.csv" "$work/a.jsonl"
+
+# ---- stdout without --out ----------------------------------------------------------------
+"$akt" sweep "$spec" --set data.alignment=0,0.5,1 --set target.elastic=0,1 >"$work/stdout.csv" 2>/dev/null
+check "rows on stdout equal the file (but seconds)" test \
+    "$(cut -d, -f1-12 "$work/stdout.csv")" = "$(cut -d, -f1-12 "$work/a.csv")"
+
+# ---- resume after a kill -----------------------------------------------------------------
+slow=(--set data.dim=40 --set data.source.samples=200 --set source.time=20 --set target.time=20
+      --set data.alignment=0,0.25,0.5,0.75 --set target.elastic=0,1)
+"$akt" sweep "$spec" "${slow[@]}" --out "$work/reference.csv" 2>/dev/null
+check "reference sweep exits 0" test $? -eq 0
+# Every line has the header's column count (no quoted fields in these tables).
+parses() { awk -F, 'NR == 1 {n = NF} NF != n {bad = 1} END {exit bad || NR < 1}' "$1"; }
+# Sorted by point (then regime), the last column (seconds) dropped.
+without_seconds() { sort -t, -k1,1n -k5,5 "$1" | awk -F, -v OFS=, '{NF--; print}'; }
+for signal in INT KILL; do
+    out="$work/killed_$signal.csv"
+    "$akt" sweep "$spec" "${slow[@]}" --out "$out" 2>/dev/null &
+    pid=$!
+    samples=0 broken=0
+    for _ in $(seq 1 400); do
+        if [ -e "$out" ]; then
+            samples=$((samples + 1))
+            parses "$out" || broken=$((broken + 1))
+            [ "$(cut -d, -f1 "$out" | sort -u | wc -l)" -ge 3 ] && break   # header + 2 points
+        fi
+        sleep 0.02
+    done
+    kill -"$signal" "$pid"
+    wait "$pid" 2>/dev/null
+    points=$(tail -n +2 "$out" | cut -d, -f1 | sort -u | wc -l)
+    echo "SIG$signal: killed after $points of 16 points, file sampled $samples times"
+    check "SIG$signal: the killed run had not finished" test "$points" -lt 16
+    check "SIG$signal: the file parsed at every sample" test "$broken" -eq 0
+    check "SIG$signal: the file parses after the kill" parses "$out"
+    [ "$signal" = INT ] && check "SIGINT: no temporary file stays" test ! -e "$out.partial"
+    "$akt" sweep "$spec" "${slow[@]}" --out "$out" 2>"$work/resume_err"
+    check "SIG$signal: the rerun exits 0" test $? -eq 0
+    check "SIG$signal: no temporary file after the rerun" test ! -e "$out.partial"
+    check "SIG$signal: resumed table equals the uninterrupted one (but seconds)" \
+        test "$(without_seconds "$out")" = "$(without_seconds "$work/reference.csv")"
+done
+# A finished table is left alone by a rerun (every point skipped): byte for byte.
+cp "$work/reference.csv" "$work/before.csv"
+"$akt" sweep "$spec" "${slow[@]}" --out "$work/reference.csv" 2>/dev/null
+check "a rerun of a finished sweep changes nothing" cmp -s "$work/reference.csv" "$work/before.csv"
+# Another grid on the same file is refused rather than mixed.
+"$akt" sweep "$spec" --set data.alignment=0,1 --out "$work/reference.csv" 2>"$work/err"
+check "another grid on the same file exits 2" test $? -eq 2
+check "the refusal says why" grep -q "refusing to mix" "$work/err"
+check "the refused file is unchanged" cmp -s "$work/reference.csv" "$work/before.csv"
+
+# ---- bad input: exit 2, named, no file ---------------------------------------------------
+bad() { # bad DESCRIPTION PATTERN ARGS...: exit 2, stderr matches PATTERN, no output file
+    rm -f "$work/bad.csv"
+    "$akt" sweep "$spec" "${@:3}" --out "$work/bad.csv" >/dev/null 2>"$work/err"
+    check "$1: exit 2" test $? -eq 2
+    check "$1: message names it" grep -q -- "$2" "$work/err"
+    check "$1: no output file" test ! -e "$work/bad.csv"
+}
+bad "unknown sweep key" "data.alignmnt" --set data.alignmnt=0,1
+bad "bad linspace" "linspace" --set "data.alignment=linspace(0, 1)"
+bad "linspace with n = 0" "linspace" --set "data.alignment=linspace(0, 1, 0)"
+bad "value out of range" "data.alignment" --set data.alignment=0,2
+bad "--set without =" "--set" --set data.alignment
+bad "--set with an empty value" "empty value" --set data.alignment=0,,1
+bad "a point refused by a cross-key rule" "sweep point 1" --set solver.method=lazy \
+    --set target.weight_decay=0 --set source.weight_decay=0 --set source.weight_decay=0,0.1
+
+echo "$checks checks, $failures failed"
+[ "$failures" -eq 0 ]
