@@ -887,6 +887,61 @@ static int solve_convex(const akt_spec *spec, const akt_data *data, const bool *
     return status;
 }
 
+/* ---- method population with a target Monte-Carlo error ------------------------------------ */
+
+/* Neurons cap for target_mc_error: the memory check's share of the machine decides the rest. */
+#define MC_GROWTH_ROUNDS 4
+
+static double largest_mc_error(const akt_solution *solution)
+{
+    double worst = 0.0;
+    for (size_t k = 0; k < solution->count; k++)
+        if (isfinite(solution->results[k].mc_error))
+            worst = fmax(worst, solution->results[k].mc_error);
+    return worst;
+}
+
+/* The population solve, grown until every regime's mc_error is below solver.target_mc_error
+ * (when it is > 0). mc_error falls like 1/sqrt(S), so the next S is the current one times
+ * (mc_error / target)^2, with 10 percent to spare, rounded up to an even count. */
+static int solve_population(const akt_spec *spec, const akt_data *data, const bool *wanted,
+                            akt_solution *solution, akt_error *err)
+{
+    double target = spec->solver.target_mc_error;
+    if (!(target > 0))
+        return akt_population_transfer(spec, data, wanted, solution, err);
+    akt_spec grown;
+    int status = akt_spec_copy(&grown, spec, err);
+    if (status != AKT_OK)
+        return status;
+    for (int round = 0;; round++) {
+        status = akt_population_transfer(&grown, data, wanted, solution, err);
+        double reached = largest_mc_error(solution);
+        if (status != AKT_OK || reached <= target)
+            break;
+        if (round == MC_GROWTH_ROUNDS) {
+            status = akt_error_set(err, AKT_ERR_NUMERIC,
+                                   "solver.target_mc_error %g not reached: mc_error %g with %ld "
+                                   "neurons after %d rounds of growth", target, reached,
+                                   grown.solver.neurons, MC_GROWTH_ROUNDS);
+            for (size_t k = 0; k < solution->count; k++)
+                solution->results[k].converged = false;
+            break;
+        }
+        double factor = 1.1 * (reached / target) * (reached / target);
+        long neurons = (long)ceil((double)grown.solver.neurons * fmax(factor, 1.5));
+        grown.solver.neurons = neurons + (neurons % 2);
+        status = akt_resources_check(&grown, data, AKT_METHOD_POPULATION, 0, err);
+        if (status != AKT_OK) {
+            akt_error_prefix(err, "solver.target_mc_error %g needs about %ld neurons: ", target,
+                             grown.solver.neurons);
+            break;
+        }
+    }
+    akt_spec_free(&grown);
+    return status;
+}
+
 /* ---- dispatch ----------------------------------------------------------------------------------- */
 
 /* The source phase and the wanted regimes, all by one method. */
@@ -897,7 +952,7 @@ static int solve_family(akt_method method, const akt_spec *spec, const akt_data 
     case AKT_METHOD_EXACT: return solve_exact(spec, data, wanted, solution, err);
     case AKT_METHOD_LAZY: return solve_lazy(spec, data, wanted, solution, err);
     case AKT_METHOD_CONVEX: return solve_convex(spec, data, wanted, solution, err);
-    case AKT_METHOD_POPULATION: return akt_population_transfer(spec, data, wanted, solution, err);
+    case AKT_METHOD_POPULATION: return solve_population(spec, data, wanted, solution, err);
     case AKT_METHOD_AUTO: break;
     }
     return akt_error_set(err, AKT_ERR_INPUT, "no method resolved");
@@ -937,6 +992,10 @@ int akt_solve(const akt_spec *spec, const akt_data *data, akt_solution *solution
     int status = make_plan(spec, &plan, err);
     if (status != AKT_OK)
         return status;
+    if (spec->output.kernels || spec->output.trajectory)
+        return akt_error_set(err, AKT_ERR_INPUT,
+                             "output.%s: this version does not write kernel or trajectory files "
+                             "yet; remove the key", spec->output.kernels ? "kernels" : "trajectory");
     for (int r = 0; r < AKT_REGIME_COUNT; r++)
         if (plan.wanted[r] &&
             (status = akt_resources_check(spec, data, plan.methods[r], 0, err)) != AKT_OK)
