@@ -131,7 +131,7 @@ static const char relu_problem[] =
     "network: {activation: relu}\n"
     "source: {gamma: 1.0, weight_decay: 0.05, time: 20}\n"
     "target: {elastic: 0.5, readout_decay: 0.1, time: 20}\n"
-    "solver: {method: population, neurons: 8192, replicas: 4}\n";
+    "solver: {method: population, neurons: 8192, replicas: 4, step_tolerance: 1.0e-2}\n";
 
 static const char relu_converge[] =
     "data: {task: polynomial, dim: 16, alignment: 0.6, noise: 0.1, hermite: {1: 1.0, 2: 0.5},\n"
@@ -159,15 +159,20 @@ int main(int argc, char **argv)
     printf("DGEMM (S x P x P, S = %d, P = %d): %.1f GFLOP/s (median of %d)\n\n", S, P,
            dgemm_gflops(S, P, P, smoke ? 1 : 5), smoke ? 1 : 5);
     printf("| case | method | seconds (median) | steps | peak RSS MiB |\n|---|---|---|---|---|\n");
+    /* smoke: the same code paths on a few points */
     const char *smoke_population[4] = {"solver.neurons=256", "solver.replicas=2",
-                                       "data.test.samples=200", NULL};
+                                       "data.source.samples=24", "data.target.samples=8"};
+    const char *smoke_convex[4] = {"data.source.samples=16", "data.target.samples=8",
+                                   "data.test.samples=100", NULL};
     bench_case cases[] = {
         {"quickstart (linear, D 50, exact)", quickstart_like, {NULL}},
         {"relu D16 P1 128 P2 32, T 20, S 8192 x 4", relu_problem, {NULL}},
         {"relu D16 P1 128 P2 32, converge", relu_converge, {NULL}},
     };
-    if (smoke)
+    if (smoke) {
         memcpy(cases[1].overrides, smoke_population, sizeof smoke_population);
+        memcpy(cases[2].overrides, smoke_convex, sizeof smoke_convex);
+    }
     int failures = 0;
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
         failures += run_case(&cases[k], repeats);
