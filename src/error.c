@@ -5,6 +5,15 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Messages are one line (DESIGN.md: one-line errors), even when they quote user input such as
+ * a multi-line YAML scalar: control characters become spaces. */
+static void keep_one_line(char *message)
+{
+    for (char *c = message; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = ' ';
+}
+
 int akt_error_set(akt_error *err, int status, const char *format, ...)
 {
     if (err) {
@@ -12,6 +21,7 @@ int akt_error_set(akt_error *err, int status, const char *format, ...)
         va_start(args, format);
         vsnprintf(err->message, sizeof err->message, format, args);
         va_end(args);
+        keep_one_line(err->message);
         err->status = status;
     }
     return status;
@@ -33,6 +43,7 @@ int akt_error_prefix(akt_error *err, const char *format, ...)
         length = AKT_ERROR_MESSAGE_SIZE - 1;
     memcpy(joined + length, err->message, strlen(err->message) + 1);
     joined[AKT_ERROR_MESSAGE_SIZE - 1] = '\0';
+    keep_one_line(joined);
     memcpy(err->message, joined, AKT_ERROR_MESSAGE_SIZE);
     return err->status;
 }

@@ -1,0 +1,206 @@
+# report.sh: writes REPORT.md from the figures' CSVs (sourced by render.sh after the plots; uses
+# $out, $WORK, $quick, $reduced and lib.sh). Every number in the prose is read from a CSV.
+
+# where_positive X: prose for a crossing() result.
+where_positive() {
+    case $1 in
+        below) echo "at every alignment of the grid" ;;
+        none) echo "at no alignment of the grid" ;;
+        *) echo "above alignment $1" ;;
+    esac
+}
+
+# fig1_sentences CSV: the two sentences of one panel of figure 1.
+fig1_sentences() {
+    csv=$1
+    amin=$(csv_select "$csv" "regime=scratch" data.alignment | head -n 1)
+    amax=$(csv_select "$csv" "regime=scratch" data.alignment | tail -n 1)
+    s0=$(value_at "$csv" "regime=scratch;target.elastic=0;data.alignment=$amin" test_loss)
+    r0=$(value_at "$csv" "regime=readout;target.elastic=0;data.alignment=$amin" test_loss)
+    je0=$(value_at "$csv" "regime=joint;target.elastic=0.5;data.alignment=$amin" test_loss)
+    jf0=$(value_at "$csv" "regime=joint;target.elastic=0;data.alignment=$amin" test_loss)
+    s1=$(value_at "$csv" "regime=scratch;target.elastic=0;data.alignment=$amax" test_loss)
+    r1=$(value_at "$csv" "regime=readout;target.elastic=0;data.alignment=$amax" test_loss)
+    je1=$(value_at "$csv" "regime=joint;target.elastic=0.5;data.alignment=$amax" test_loss)
+    jf1=$(value_at "$csv" "regime=joint;target.elastic=0;data.alignment=$amax" test_loss)
+    xr=$(csv_select "$csv" "regime=readout;target.elastic=0" data.alignment,transfer_benefit | crossing)
+    xe=$(csv_select "$csv" "regime=joint;target.elastic=0.5" data.alignment,transfer_benefit | crossing)
+    xf=$(csv_select "$csv" "regime=joint;target.elastic=0" data.alignment,transfer_benefit | crossing)
+    mc=$(csv_select "$csv" "" mc_error | awk '$1 != "NaN" && $1 > m { m = $1 } END { if (m > 0) printf "%.2g", m }')
+    printf 'At alignment %s the transferred regimes give test loss %s (readout), %s (joint, delta 0.5) and %s (joint, delta 0) against %s from scratch, ' \
+        "$(fmt "$amin")" "$(fmt "$r0")" "$(fmt "$je0")" "$(fmt "$jf0")" "$(fmt "$s0")"
+    printf 'and at alignment %s they give %s, %s and %s against %s. ' \
+        "$(fmt "$amax")" "$(fmt "$r1")" "$(fmt "$je1")" "$(fmt "$jf1")" "$(fmt "$s1")"
+    printf 'Transfer beats scratch (benefit > 0) %s for the readout, %s for the joint regime with elastic pull and %s without it (zero crossings interpolated linearly between grid points)' \
+        "$(where_positive "$xr")" "$(where_positive "$xe")" "$(where_positive "$xf")"
+    if [ -n "$mc" ]; then printf '; the largest mc_error is %s.\n' "$mc"; else printf '.\n'; fi
+}
+
+fig2_sentences() {
+    csv=$out/fig2_samples.csv
+    p2min=$(csv_select "$csv" "regime=scratch" data.target.samples | head -n 1)
+    p2max=$(csv_select "$csv" "regime=scratch" data.target.samples | tail -n 1)
+    p1min=$(echo "$P1_LIST" | awk '{print $1}')
+    p1max=$(echo "$P1_LIST" | awk '{print $NF}')
+    s_lo=$(value_at "$csv" "regime=scratch;data.source.samples=$p1min;data.target.samples=$p2min" test_loss)
+    s_hi=$(value_at "$csv" "regime=scratch;data.source.samples=$p1min;data.target.samples=$p2max" test_loss)
+    jlo_min=$(value_at "$csv" "regime=joint;data.source.samples=$p1min;data.target.samples=$p2min" test_loss)
+    jlo_max=$(value_at "$csv" "regime=joint;data.source.samples=$p1max;data.target.samples=$p2min" test_loss)
+    rlo_max=$(value_at "$csv" "regime=readout;data.source.samples=$p1max;data.target.samples=$p2min" test_loss)
+    bhi=$(value_at "$csv" "regime=joint;data.source.samples=$p1max;data.target.samples=$p2max" transfer_benefit)
+    rhi=$(value_at "$csv" "regime=readout;data.source.samples=$p1max;data.target.samples=$p2max" transfer_benefit)
+    printf 'With the fewest target samples (nu2 = %s) scratch reaches test loss %s, while transferring from nu1 = %s source samples gives %s (joint) and %s (readout), and from nu1 = %s gives %s (joint): %s. ' \
+        "$(fmt "$(awk -v p="$p2min" -v d="$DIM2" 'BEGIN{print p/d}')")" "$(fmt "$s_lo")" \
+        "$(fmt "$(awk -v p="$p1max" -v d="$DIM2" 'BEGIN{print p/d}')")" "$(fmt "$jlo_max")" "$(fmt "$rlo_max")" \
+        "$(fmt "$(awk -v p="$p1min" -v d="$DIM2" 'BEGIN{print p/d}')")" "$(fmt "$jlo_min")" \
+        "$(awk -v s="$s_lo" -v j="$jlo_max" -v b="$bhi" 'BEGIN { if (s - j > b) print "more source data helps most where target data are scarce"; else print "the benefit does not shrink with more target data here" }')"
+    printf 'At nu2 = %s scratch has come down to %s and the benefit of the best-informed source (nu1 = %s) is %s for the joint regime and %s for the readout.\n' \
+        "$(fmt "$(awk -v p="$p2max" -v d="$DIM2" 'BEGIN{print p/d}')")" "$(fmt "$s_hi")" \
+        "$(fmt "$(awk -v p="$p1max" -v d="$DIM2" 'BEGIN{print p/d}')")" "$(fmt "$bhi")" "$(fmt "$rhi")"
+}
+
+fig3_sentences() {
+    awk 'NF {
+            n++; if ($3 < 0) { neg++; if ($2 > amaxneg) amaxneg = $2 }
+            if (n == 1 || $3 > best) { best = $3; bg = $1; ba = $2 }
+            if (n == 1 || $3 < worst) { worst = $3; wg = $1; wa = $2 }
+         }
+         END {
+            printf "Transfer hurts (benefit < 0, red) at %d of the %d grid points, all at alignment %s %.3g or below, ", neg, n, "", amaxneg
+            printf "and it is most negative (%.3g) at gamma1 = %.3g, alignment %.3g; ", worst, wg, wa
+            printf "the largest benefit is %.3g at gamma1 = %.3g, alignment %.3g. ", best, bg, ba
+         }' "$WORK/fig3_map.dat" | sed 's/alignment  /alignment /'
+    g_lo=$(awk 'NF {print $1; exit}' "$WORK/fig3_map.dat")
+    g_hi=$(awk 'NF {g = $1} END {print g}' "$WORK/fig3_map.dat")
+    x_lo=$(awk -v g="$g_lo" 'NF && $1 == g {print $2, $3}' "$WORK/fig3_map.dat" | crossing)
+    x_hi=$(awk -v g="$g_hi" 'NF && $1 == g {print $2, $3}' "$WORK/fig3_map.dat" | crossing)
+    printf 'The zero contour (black) separates the two regions: the benefit turns positive above alignment %s at gamma1 = %s and above %s at gamma1 = %s.\n' \
+        "$x_lo" "$(fmt "$g_lo")" "$x_hi" "$(fmt "$g_hi")"
+}
+
+fig4_sentences() {
+    csv=$out/fig4_width.csv
+    wmax=$(csv_select "$csv" "regime=joint" width | tail -n 1)
+    wmin=$(csv_select "$csv" "regime=joint" width | head -n 1)
+    printf 'From width %s to %s the seed-mean test loss of the networks goes ' "$wmin" "$wmax"
+    sep="" closer=0
+    for r in scratch readout joint; do
+        th=$(value_at "$csv" "regime=$r" theory)
+        lo=$(value_at "$csv" "regime=$r;width=$wmin" test_loss_mean)
+        hi=$(value_at "$csv" "regime=$r;width=$wmax" test_loss_mean)
+        se=$(value_at "$csv" "regime=$r;width=$wmax" test_loss_se)
+        printf '%s%s %s -> %s +- %s (theory %s)' "$sep" "$r" "$(fmt "$lo")" "$(fmt "$hi")" "$(fmt "$se" 2)" "$(fmt "$th")"
+        closer=$((closer + $(awk -v a="$lo" -v b="$hi" -v t="$th" 'BEGIN { d1 = a - t; d2 = b - t; print ((d2 < 0 ? -d2 : d2) < (d1 < 0 ? -d1 : d1)) }')))
+        sep="; "
+    done
+    printf ', so the gap to the exact infinite-width value shrinks in %s of the 3 regimes' "$closer"
+    printf '. The weighted 1/N fit extrapolates to '
+    sep=""
+    for r in scratch readout joint; do
+        ic=$(value_at "$csv" "regime=$r" fit_intercept)
+        ie=$(value_at "$csv" "regime=$r" fit_intercept_error)
+        co=$(value_at "$csv" "regime=$r" compatible)
+        [ "$co" = true ] && co="compatible with the theory" || co="not compatible with the theory"
+        printf '%s%s +- %s for %s (%s)' "$sep" "$(fmt "$ic")" "$(fmt "$ie" 2)" "$r" "$co"
+        sep=", "
+    done
+    printf '.\n'
+}
+
+fig5_sentences() {
+    th=$out/fig5_fashion_theory.csv net=$out/fig5_fashion_networks.csv
+    p2min=$(csv_select "$th" "regime=scratch" data.target.samples | head -n 1)
+    p2max=$(csv_select "$th" "regime=scratch" data.target.samples | tail -n 1)
+    printf 'In the lazy-limit theory the target test loss falls from %s (scratch), %s (readout), %s (joint) at P2 = %s to %s, %s, %s at P2 = %s; ' \
+        "$(fmt "$(value_at "$th" "regime=scratch;data.target.samples=$p2min" test_loss)")" \
+        "$(fmt "$(value_at "$th" "regime=readout;data.target.samples=$p2min" test_loss)")" \
+        "$(fmt "$(value_at "$th" "regime=joint;data.target.samples=$p2min" test_loss)")" "$p2min" \
+        "$(fmt "$(value_at "$th" "regime=scratch;data.target.samples=$p2max" test_loss)")" \
+        "$(fmt "$(value_at "$th" "regime=readout;data.target.samples=$p2max" test_loss)")" \
+        "$(fmt "$(value_at "$th" "regime=joint;data.target.samples=$p2max" test_loss)")" "$p2max"
+    best=$(csv_select "$th" "regime=joint" data.target.samples,transfer_benefit | sort -g -k2,2 | tail -n 1)
+    bval=$(echo "$best" | awk '{print $2}')
+    if awk -v b="$bval" 'BEGIN { exit !(b > 0) }'; then verdict="transfer helps there"
+    else verdict="transfer between these class pairs does not help at any P2 of the grid"; fi
+    printf 'the joint regime'"'"'s largest benefit over scratch is %s at P2 = %s: %s. ' \
+        "$(fmt "$bval")" "$(echo "$best" | awk '{print $1}')" "$verdict"
+    if [ "$(csv_count "$net" "")" -gt 0 ]; then
+        printf 'Networks of width %s (seed mean +- standard error) at P2 = %s give ' "$W5_SHOWN" \
+            "$(csv_select "$net" "regime=joint" target_samples | tr '\n' ' ' | sed 's/ $//; s/ /, /g')"
+        sep=""
+        for r in scratch readout joint; do
+            printf '%s%s %s' "$sep" "$r" "$(csv_select "$net" "regime=$r" target_samples,test_loss_mean,theory |
+                awk '{ printf "%s%.3g (theory %.3g)", (NR > 1 ? ", " : ""), $2, $3 }')"
+            sep="; "
+        done
+        printf '.\n'
+    else
+        printf 'No finite-width networks were trained in this run.\n'
+    fi
+}
+
+write_report() {
+    cat <<EOF
+# Figures: where transfer helps, and where it hurts
+
+Generated by \`notebooks_export/render.sh$( [ $quick = 1 ] && echo " --quick")$( [ $reduced = 1 ] && echo " --reduced")\` with \`$("$AKT" --version 2>/dev/null || echo akt)\`
+on $(date -u +%Y-%m-%d). Every number below is read from the CSV beside its figure, which
+\`akt sweep\` or \`akt compare\` wrote; the specs are in \`specs/\`. Test loss is the mean of
+(f - y)^2 on the noise-free target test split; transfer benefit = scratch test loss minus the
+regime's (> 0: transfer helps). delta is the elastic pull of the joint regime toward the source
+weights.
+EOF
+    if [ $reduced = 1 ]; then
+        printf '\n**Reduced run (--reduced)**: this version'"'"'s figures were made on a loaded shared 2-core machine with smaller settings than the specs for three figures (figures 1(a), 2 and 3 are at full size): figure 1(b) S = 128, 3 alignments, 500 test points (spec: S = 2048, 6 alignments, 2000); figure 4 widths up to 256 with 3 seeds (spec run: up to 512, 4 seeds); figure 5 without finite-width networks (a width-64, 2-seed `akt compare` at P2 = 20 had not finished after 20 minutes on the loaded machine; the full run trains width 256 at P2 = 20, 50 and 200). `notebooks_export/render.sh` without `--reduced` makes the full versions.\n'
+    fi
+    if [ $quick = 1 ]; then
+        printf '\n**Reduced grid (--quick)**: smaller dimensions, sample counts, grids, widths and seeds than the specs; a check that the render runs, not the figures to read.\n'
+    fi
+    cat <<EOF
+
+## Figure 1: target test loss against alignment
+
+![figure 1](fig1_alignment.png)
+
+Data: \`fig1a_linear_alignment.csv\` (spec \`specs/fig1a_linear_alignment.yaml\`),
+\`fig1b_relu_alignment.csv\` (spec \`specs/fig1b_relu_alignment.yaml\`).
+
+(a) Linear teachers, linear network, exact. $(have fig1a_linear_alignment fig1b_relu_alignment && fig1_sentences "$out/fig1a_linear_alignment.csv")
+
+(b) Relu network, population method, error bars mc_error. $(have fig1a_linear_alignment fig1b_relu_alignment && fig1_sentences "$out/fig1b_relu_alignment.csv")
+EOF
+    if [ $reduced = 1 ]; then
+        printf '\n*Panel (b) is at reduced size*: S = 128 neurons in 2 replicas, alignments 0, 0.6 and 1, 500 test points (the population solver of this version needs minutes per source solve). `render.sh` without `--reduced` runs the full settings of the spec (S = 2048, six alignments, 2000 test points). The three alignments of this run were computed by three concurrent `akt sweep` runs of the same spec and settings, merged in grid order (the numbers of a point do not depend on which run computed it).\n'
+    fi
+    cat <<EOF
+
+## Figure 2: test loss against target samples, for several source sample counts
+
+![figure 2](fig2_samples.png)
+
+Data: \`fig2_samples.csv\` (spec \`specs/fig2_samples.yaml\`; D = $DIM2, linear network, exact).
+$(have fig2_samples && fig2_sentences)
+
+## Figure 3: transfer benefit over gamma1 and alignment
+
+![figure 3](fig3_benefit_map.png)
+
+Data: \`fig3_benefit_map.csv\` (spec \`specs/fig3_benefit_map.yaml\`; linear network, exact, joint regime with delta 0.5).
+$(have fig3_benefit_map && fig3_sentences)
+
+## Figure 4: theory against finite-width networks
+
+![figure 4](fig4_width.png)
+
+Data: \`fig4_width.csv\` (\`akt compare specs/fig4_width.yaml --widths $W4 --seeds $S4 --json\`; error bars: standard error over seeds).
+$(have fig4_width && fig4_sentences)
+
+## Figure 5: Fashion-MNIST
+
+![figure 5](fig5_fashion.png)
+
+Data: \`fig5_fashion_theory.csv\` (\`akt sweep specs/fig5_fashion.yaml\`, lazy limit) and
+\`fig5_fashion_networks.csv\` (\`akt compare\` at width $W5, $S5 seeds, gamma 0.1, centred outputs, per P2).
+$(have fig5_fashion_theory fig5_fashion_networks && fig5_sentences)
+EOF
+}
