@@ -365,45 +365,64 @@ static int exact_scratch(const akt_spec *spec, const akt_data *data, akt_result 
     return status;
 }
 
-/* Readout regime: kernel ridge with the source kernel Phi_s on the target split. */
-static int exact_readout(const akt_spec *spec, const akt_data *data, const exact_source *state,
-                         akt_result *result, akt_error *err)
+/* A source kernel Phi_s between the rows of A (a x D) and of B (b x D), written to out (a x b). */
+typedef int (*source_kernel)(const void *source, const akt_spec *spec, const double *A, size_t a,
+                             const double *B, size_t b, size_t dim, double *out, akt_error *err);
+
+/* Readout regime on any source whose kernel is known: f = Phi_s(x, X2) (Phi_s(X2, X2) +
+ * lambda_r I)^{-1} y2 on the target train and test points (THEORY.md section 3). */
+static int readout_regime(const akt_spec *spec, const akt_data *data, source_kernel kernel,
+                          const void *source, akt_result *result, akt_error *err)
 {
     const akt_split *train = &data->target, *test = &data->test;
-    size_t P = train->rows, M = train->rows + test->rows, dim = data->dim;
-    double *query = stack_rows(train, test, dim);
+    size_t P = train->rows, M = train->rows + test->rows;
+    double *query = stack_rows(train, test, data->dim);
     double *K = malloc(P * P * sizeof *K);
     double *K_cross = malloc(M * P * sizeof *K_cross);
     double *f = malloc(M * sizeof *f);
-    double *projection_query = malloc(M * sizeof *projection_query);
-    double *projection_train = malloc(P * sizeof *projection_train);
     int status = AKT_OK;
-    if (!query || !K || !K_cross || !f || !projection_query || !projection_train) {
+    if (!query || !K || !K_cross || !f)
         status = out_of_memory(err, "readout kernels");
-        goto done;
-    }
-    if (state->moments) {
-        akt_moments_kernel(state->moments, train->x, P, train->x, P, K);
-        akt_moments_kernel(state->moments, query, M, train->x, P, K_cross);
-    } else {
-        rank_one_kernel(state->beta, spec->source.gamma, train->x, P, train->x, P, dim,
-                        projection_train, projection_query, K);
-        rank_one_kernel(state->beta, spec->source.gamma, query, M, train->x, P, dim,
-                        projection_query, projection_train, K_cross);
-    }
-    status = akt_ridge_predict(K, P, K_cross, M, train->y, spec->target.readout_decay, f, err);
+    if (status == AKT_OK)
+        status = kernel(source, spec, train->x, P, train->x, P, data->dim, K, err);
+    if (status == AKT_OK)
+        status = kernel(source, spec, query, M, train->x, P, data->dim, K_cross, err);
+    if (status == AKT_OK)
+        status = akt_ridge_predict(K, P, K_cross, M, train->y, spec->target.readout_decay, f, err);
     if (status == AKT_OK) {
         set_losses(result, f, train, test);
         result->converged = true;
     }
-done:
     free(query);
     free(K);
     free(K_cross);
     free(f);
-    free(projection_query);
-    free(projection_train);
     return status;
+}
+
+/* The linear network's source kernel: from the moments (finite time) or rank one on the ray of
+ * the fixed point (time converge). */
+static int exact_source_kernel(const void *source, const akt_spec *spec, const double *A,
+                               size_t a, const double *B, size_t b, size_t dim, double *out,
+                               akt_error *err)
+{
+    const exact_source *state = source;
+    if (state->moments) {
+        akt_moments_kernel(state->moments, A, a, B, b, out);
+        return AKT_OK;
+    }
+    double *projection_a = malloc(a * sizeof *projection_a);
+    double *projection_b = malloc(b * sizeof *projection_b);
+    if (!projection_a || !projection_b) {
+        free(projection_a);
+        free(projection_b);
+        return out_of_memory(err, "readout kernels");
+    }
+    rank_one_kernel(state->beta, spec->source.gamma, A, a, B, b, dim, projection_a, projection_b,
+                    out);
+    free(projection_a);
+    free(projection_b);
+    return AKT_OK;
 }
 
 /* Joint regime: the source moments keep learning on the target (THEORY.md section 3). The
@@ -725,7 +744,7 @@ static int solve_exact(const akt_spec *spec, const akt_data *data, const bool *w
     }
     if (status == AKT_OK && wanted[AKT_REGIME_READOUT]) {
         result = next_result(solution, AKT_REGIME_READOUT, AKT_METHOD_EXACT);
-        status = exact_readout(spec, data, &state, result, err);
+        status = readout_regime(spec, data, exact_source_kernel, &state, result, err);
         result_finish(result);
     }
     if (status == AKT_OK && wanted[AKT_REGIME_JOINT]) {
@@ -825,36 +844,13 @@ static int convex_phase(const akt_spec *spec, const akt_split *train, const akt_
     return status;
 }
 
-/* Readout regime on the convex source: its kernel is in closed form (THEORY.md section 4). */
-static int convex_readout(const akt_spec *spec, const akt_data *data,
-                          const akt_convex_solution *source, akt_result *result, akt_error *err)
+/* The convex source's kernel, in closed form (THEORY.md section 4). */
+static int convex_source_kernel(const void *source, const akt_spec *spec, const double *A,
+                                size_t a, const double *B, size_t b, size_t dim, double *out,
+                                akt_error *err)
 {
-    const akt_split *train = &data->target, *test = &data->test;
-    size_t P = train->rows, M = train->rows + test->rows;
-    double *query = stack_rows(train, test, data->dim);
-    double *K = malloc(P * P * sizeof *K);
-    double *K_cross = malloc(M * P * sizeof *K_cross);
-    double *f = malloc(M * sizeof *f);
-    int status = AKT_OK;
-    if (!query || !K || !K_cross || !f)
-        status = out_of_memory(err, "readout kernels");
-    if (status == AKT_OK)
-        status = akt_convex_kernel(source, spec->network.activation, spec->source.gamma,
-                                   train->x, P, train->x, P, data->dim, K, err);
-    if (status == AKT_OK)
-        status = akt_convex_kernel(source, spec->network.activation, spec->source.gamma, query,
-                                   M, train->x, P, data->dim, K_cross, err);
-    if (status == AKT_OK)
-        status = akt_ridge_predict(K, P, K_cross, M, train->y, spec->target.readout_decay, f, err);
-    if (status == AKT_OK) {
-        set_losses(result, f, train, test);
-        result->converged = true;
-    }
-    free(query);
-    free(K);
-    free(K_cross);
-    free(f);
-    return status;
+    return akt_convex_kernel(source, spec->network.activation, spec->source.gamma, A, a, B, b,
+                             dim, out, err);
 }
 
 static int solve_convex(const akt_spec *spec, const akt_data *data, const bool *wanted,
@@ -875,7 +871,7 @@ static int solve_convex(const akt_spec *spec, const akt_data *data, const bool *
     }
     if (status == AKT_OK && wanted[AKT_REGIME_READOUT]) {
         result = next_result(solution, AKT_REGIME_READOUT, AKT_METHOD_CONVEX);
-        status = convex_readout(spec, data, &source, result, err);
+        status = readout_regime(spec, data, convex_source_kernel, &source, result, err);
         result_finish(result);
     }
     if (status == AKT_OK && wanted[AKT_REGIME_JOINT]) /* make_plan never lets this through */

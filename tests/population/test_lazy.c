@@ -88,6 +88,22 @@ static double relative_rms(const double *a, const double *b, size_t n)
     return sqrt(diff / norm);
 }
 
+/* The arc-cosine NTK Phi0 + G0 * C between rows of A (a x D) and the train rows X. */
+static void closed_form_ntk(const double *A, size_t a, const double *X, double *K)
+{
+    akt_error err = {0};
+    double *derivative = malloc(a * P * sizeof *derivative);
+    CHECK(akt_lazy_kernel_matrix(AKT_ACTIVATION_RELU, A, a, X, P, D, K, derivative, &err) == AKT_OK);
+    for (size_t i = 0; i < a * P; i++) {
+        size_t row = i / P, col = i % P;
+        double gram = 0;
+        for (size_t d = 0; d < D; d++)
+            gram += A[row * D + d] * X[col * D + d] / D;
+        K[i] += derivative[i] * gram;
+    }
+    free(derivative);
+}
+
 /* Kernel flow for time T with kernels K (P x P) and K_cross (M x P) from zero. */
 static void kernel_flow(const double *K, const double *K_cross, const double *y, double *f)
 {
@@ -132,32 +148,14 @@ int main(void)
         square += losses[r] * losses[r] / REPLICAS;
     }
     double mc_error = sqrt((square - mean * mean) * REPLICAS / (REPLICAS - 1) / REPLICAS);
-    double *nngp = malloc(M * P * sizeof *nngp), *derivative = malloc(M * P * sizeof *derivative);
-    akt_error err = {0};
-    CHECK(akt_lazy_kernel_matrix(AKT_ACTIVATION_RELU, X, P, X, P, D, K, derivative, &err) == AKT_OK);
-    for (size_t i = 0; i < P * P; i++) {
-        size_t row = i / P, col = i % P;
-        double gram = 0;
-        for (size_t d = 0; d < D; d++)
-            gram += X[row * D + d] * X[col * D + d] / D;
-        K[i] += derivative[i] * gram;
-    }
-    CHECK(akt_lazy_kernel_matrix(AKT_ACTIVATION_RELU, Xt, M, X, P, D, nngp, derivative, &err) == AKT_OK);
-    for (size_t i = 0; i < M * P; i++) {
-        size_t row = i / P, col = i % P;
-        double gram = 0;
-        for (size_t d = 0; d < D; d++)
-            gram += Xt[row * D + d] * X[col * D + d] / D;
-        K_cross[i] = nngp[i] + derivative[i] * gram;
-    }
+    closed_form_ntk(Xt, M, X, K_cross);
+    closed_form_ntk(X, P, X, K);
     kernel_flow(K, K_cross, data.source.y, f_kernel);
     double closed = akt_mean_squared_error(f_kernel, data.source_test.y, M);
     printf("test loss: empirical NTK %.6f +- %.2e (%d replicas of %d neurons), closed form %.6f\n",
            mean, mc_error, REPLICAS, S, closed);
     CHECK(fabs(mean - closed) <= 4 * mc_error);
 
-    free(nngp);
-    free(derivative);
     free(K);
     free(K_cross);
     free(f_kernel);
