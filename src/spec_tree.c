@@ -199,8 +199,10 @@ int spec_tree_parse(spec_node **root, const char *text, const spec_origin *origi
 
 void spec_format_double(double value, char *buffer, size_t size)
 {
-    /* Integers print as integers (20, not 2e+01); below 2^53 they are exact. */
-    if (value == (double)(long long)value && value > -9007199254740992.0 && value < 9007199254740992.0) {
+    /* Integers print as integers (20, not 2e+01); below 2^53 they are exact. The range test
+     * comes first: converting a larger double to long long is undefined behaviour. */
+    if (value > -9007199254740992.0 && value < 9007199254740992.0 &&
+        value == (double)(long long)value) {
         snprintf(buffer, size, "%lld", (long long)value);
         return;
     }
