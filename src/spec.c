@@ -191,12 +191,23 @@ static int check_sweep_value(loader *l, size_t index, const spec_node *value)
     return status;
 }
 
+/* A generator is kept as raw text and printed back by akt_spec_to_yaml, so it must survive
+ * that round trip: control characters (line breaks folded by YAML) are refused. */
+static bool has_control_characters(const char *text)
+{
+    for (; *text; text++)
+        if ((unsigned char)*text < 0x20 || *text == 0x7f)
+            return true;
+    return false;
+}
+
 static int sweep_values(loader *l, size_t index, const spec_node *value, akt_sweep_axis *axis)
 {
     const spec_key *key = &spec_keys[index];
     bool numeric = key->type == KEY_NUMBER || key->type == KEY_INTEGER || key->type == KEY_TIME;
     bool generator = value->kind == SPEC_NODE_SCALAR && is_generator(value->text);
-    if ((value->kind != SPEC_NODE_SEQUENCE && !generator) || (generator && !numeric)) {
+    if ((value->kind != SPEC_NODE_SEQUENCE && !generator) || (generator && !numeric) ||
+        (generator && has_control_characters(value->text))) {
         char where[512];
         spec_node_where(value, where, sizeof where);
         return akt_error_set(l->err, AKT_ERR_INPUT, "%s: sweep.%s: expected a list of values%s", where,
