@@ -10,15 +10,23 @@
  *     f = (1/gamma) <z phi(h)>,  Delta = y - f,
  * so one step costs one S x P x P product (h = c C) and O(S P) elementwise work.
  *
- * Time integration. The linear decays are taken exactly with a per-step integrating factor
- * (Lawson): within a step starting at t0 the integrated variables are c e^{(lambda+delta) tau},
- * z e^{lambda tau}, so large weight decay never limits the step. The rest (the stiff output
- * feedback, rates up to lambda_max of the adapted NTK) goes to GSL's embedded Runge-Kutta-
- * Fehlberg 4(5) pair under our own step control: a step is accepted when its error estimate,
- * measured where it matters (the error of the predictions on the training points, which drive
- * the whole flow; see step_error), is at most step_tolerance per unit time.
- * The explicit pair's stability limit then shows up as rejected steps, never as a silently
- * wrong answer (THEORY.md section 1). */
+ * Time integration: an exponential midpoint rule built for where the stiffness lives.
+ * Along the flow the outputs obey exactly  dDelta/dt = -K Delta + q,  K the adapted NTK on the
+ * training points (rates up to lambda_max(K), which grows with P and as features are learned,
+ * THEORY.md section 1) and q the forcing by the decays. Each step (length h):
+ *   1. predictor: half an exponential Euler step to the midpoint;
+ *   2. at the midpoint: features, K (two S x P x P rank-P updates) and its eigendecomposition
+ *      (P^3, small beside S P^2), and q;
+ *   3. the residual's integral over the step under the frozen midpoint model,
+ *      Psi = h phi1(-hK) Delta_start + h^2 phi2(-hK) q_mid, exact for the stiff modes; each
+ *      neuron then moves by its midpoint features times Psi, the decays by integrating factor.
+ * Second order in h, no stability limit from K or the decays. The local error estimate is free:
+ * the end state's actual residual against the model's predicted one, both O(h^3) accurate,
+ * measured in output units on the training points (which drive the whole flow). A step costs
+ * two S x P x P products (h at the midpoint and the end) plus two rank-P updates for K.
+ * Relu kinks: a neuron whose h_mu crosses 0 within a step has a jump in dc_mu/dt; its O(h)
+ * error has zero mean over the uniformly placed crossing time and averages out over the
+ * population (an O(h / sqrt(S)) remainder), so the controller sees the smooth part. */
 #include "akt/population.h"
 
 #include <math.h>
@@ -28,8 +36,6 @@
 #include <time.h>
 
 #include <cblas.h>
-#include <gsl/gsl_errno.h>
-#include <gsl/gsl_odeiv2.h>
 #include <gsl/gsl_rng.h>
 /* gsl_randist.h pulls in GSL's own cblas.h, whose enums clash with OpenBLAS's (included above,
  * and the one we link); its include guard keeps GSL's copy out. */
@@ -39,6 +45,12 @@
 #include "akt/exact.h"
 
 #define TWO_OVER_SQRT_PI 1.12837916709551257390 /* erf'(0) */
+
+/* One evaluation of the flow at a state (see evaluate). */
+typedef struct {
+    double *H, *F, *W;            /* S x P: h, phi(h) and the tangent features z phi'(h) */
+    double *f, *Delta, *q;        /* P: predictions, residual y - f, decay forcing of Delta */
+} flow_eval;
 
 typedef enum { STATE_NONE, STATE_INITIAL, STATE_SOURCE, STATE_SCRATCH, STATE_JOINT } state_kind;
 
@@ -64,15 +76,13 @@ struct akt_population {
     double *y_source, *y_target, *y_spare;
 
     /* Integrator work space, sized for the larger training split. */
-    double *yerr, *ysave, *dydt_in, *dydt_out;
-    double *H, *F, *Fp;           /* S x Pmax */
-    double *H_start;              /* S x Pmax: h at the start of the current step */
-    unsigned char *crossed;       /* S x Pmax: relu, h crossed 0 at some stage of this step */
-    bool track_crossings;
-    double *f, *residual_f, *K, *power;     /* Pmax, Pmax, Pmax^2, 2 Pmax */
+    flow_eval evals[3];           /* the step's start, midpoint and end */
+    double *y_new;                /* S x (Pmax + 1): the state a step proposes */
+    double *H;                    /* S x Pmax scratch */
+    double *K, *G, *eigenvalues;  /* Pmax^2, Pmax^2, Pmax: adapted NTK, its eigenvectors */
+    double *Psi, *model_end, *work; /* Pmax, Pmax, 3 Pmax */
+    double *z_mid, *kink_moves;   /* S (z at the step's midpoint), Pmax */
     double *Q;                    /* S x Qmax: pre-activations on a queried set */
-    gsl_odeiv2_step *step_source, *step_target;
-    bool nonfinite;               /* the last right-hand side met NaN/Inf */
 };
 
 /* The flow of one phase, handed to GSL as the system's parameters. */
@@ -198,11 +208,11 @@ double akt_population_memory_gib(const akt_data *data, size_t neurons)
     double S = (double)neurons, P1 = (double)rows[0], P2 = (double)rows[1];
     double M = (double)(rows[0] + rows[1] + rows[2] + rows[3]);
     double Mt = (double)rows[AKT_POINTS_TEST], Pm = (double)Pmax;
-    /* h0 on every point, h_s on the target points, the query buffer, the three state vectors,
-     * four integrator vectors plus GSL's eight per stepper, H/F/Fp, and the Gram blocks. */
-    double per_neuron = M + (P2 + Mt) + (double)Qmax + (P1 + 1) + 2 * (P2 + 1) + 4 * (Pm + 1)
-                        + 8 * (P1 + 1) + 8 * (P2 + 1) + 5 * Pm + 3;
-    double doubles = S * per_neuron + (P1 + P2) * M + 4 * Pm * Pm;
+    /* h0 on every point, h_s on the target points, the query buffer, the three state vectors
+     * and the proposed one, the scratch H, three evaluations (H, F, W), and the P x P blocks. */
+    double per_neuron = M + (P2 + Mt) + (double)Qmax + (P1 + 1) + 2 * (P2 + 1) + (Pm + 1)
+                        + Pm + 9 * Pm + 2;
+    double doubles = S * per_neuron + (P1 + P2) * M + 2 * Pm * Pm + 20 * Pm;
     return doubles * sizeof(double) / (1024.0 * 1024.0 * 1024.0);
 }
 
@@ -225,15 +235,16 @@ void akt_population_free(akt_population *pop)
         free(pop->hs[s]);
     }
     double *buffers[] = {pop->z0, pop->z_source, pop->y_source, pop->y_target, pop->y_spare,
-                         pop->yerr, pop->ysave, pop->dydt_in, pop->dydt_out, pop->H, pop->F,
-                         pop->Fp, pop->H_start, pop->f, pop->residual_f, pop->K, pop->power, pop->Q};
+                         pop->y_new, pop->H, pop->K, pop->G, pop->eigenvalues, pop->Psi,
+                         pop->model_end, pop->work, pop->z_mid, pop->kink_moves, pop->Q};
     for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++)
         free(buffers[i]);
-    if (pop->step_source)
-        gsl_odeiv2_step_free(pop->step_source);
-    if (pop->step_target)
-        gsl_odeiv2_step_free(pop->step_target);
-    free(pop->crossed);
+    for (int k = 0; k < 3; k++) {
+        free(pop->evals[k].H);
+        free(pop->evals[k].F);
+        free(pop->evals[k].W);
+        free(pop->evals[k].f);
+    }
     free(pop);
 }
 
@@ -288,26 +299,28 @@ akt_population *akt_population_alloc(const akt_data *data, akt_activation activa
     pop->y_source = alloc_doubles(S * (P1 + 1), &failed);
     pop->y_target = alloc_doubles(S * (P2 + 1), &failed);
     pop->y_spare = alloc_doubles(S * (P2 + 1), &failed);
-    pop->yerr = alloc_doubles(S * (Pm + 1), &failed);
-    pop->ysave = alloc_doubles(S * (Pm + 1), &failed);
-    pop->dydt_in = alloc_doubles(S * (Pm + 1), &failed);
-    pop->dydt_out = alloc_doubles(S * (Pm + 1), &failed);
+    pop->y_new = alloc_doubles(S * (Pm + 1), &failed);
     pop->H = alloc_doubles(S * Pm, &failed);
-    pop->F = alloc_doubles(S * Pm, &failed);
-    pop->Fp = alloc_doubles(S * Pm, &failed);
-    pop->H_start = alloc_doubles(S * Pm, &failed);
-    pop->crossed = calloc(S * Pm > 0 ? S * Pm : 1, 1);
-    failed = failed || !pop->crossed;
-    pop->f = alloc_doubles(Pm, &failed);
-    pop->residual_f = alloc_doubles(Pm, &failed);
-    pop->K = alloc_doubles(Pm * Pm, &failed);
-    pop->power = alloc_doubles(2 * Pm, &failed);
-    pop->Q = alloc_doubles(S * pop->Qmax, &failed);
-    if (!failed) {
-        pop->step_source = gsl_odeiv2_step_alloc(gsl_odeiv2_step_rkf45, S * (P1 + 1));
-        pop->step_target = gsl_odeiv2_step_alloc(gsl_odeiv2_step_rkf45, S * (P2 + 1));
-        failed = !pop->step_source || !pop->step_target;
+    for (int k = 0; k < 3; k++) {
+        flow_eval *e = &pop->evals[k];
+        e->H = alloc_doubles(S * Pm, &failed);
+        e->F = alloc_doubles(S * Pm, &failed);
+        e->W = alloc_doubles(S * Pm, &failed);
+        e->f = alloc_doubles(3 * Pm, &failed);
+        if (e->f) {
+            e->Delta = e->f + Pm;
+            e->q = e->f + 2 * Pm;
+        }
     }
+    pop->K = alloc_doubles(Pm * Pm, &failed);
+    pop->G = alloc_doubles(Pm * Pm, &failed);
+    pop->eigenvalues = alloc_doubles(Pm, &failed);
+    pop->Psi = alloc_doubles(Pm, &failed);
+    pop->model_end = alloc_doubles(Pm, &failed);
+    pop->work = alloc_doubles(3 * Pm, &failed);
+    pop->z_mid = alloc_doubles(S, &failed);
+    pop->kink_moves = alloc_doubles(Pm, &failed);
+    pop->Q = alloc_doubles(S * pop->Qmax, &failed);
     if (failed) {
         akt_population_free(pop);
         return akt_error_set(err, AKT_ERR_MEMORY,
@@ -378,112 +391,154 @@ static double base_factor(double lambda, double delta, double t)
     return (delta + lambda * exp(-rate * t)) / rate;
 }
 
-/* GSL right-hand side in the tilded variables of the step that starts at c->t0. Leaves H, F,
- * Fp, f (train predictions) and residual_f (= Delta) of the evaluated state in the population. */
-static int flow_rhs(double tau, const double y[], double dydt[], void *params)
+/* dr/dt. */
+static double base_factor_rate(double lambda, double delta, double t)
 {
-    flow_context *c = params;
-    akt_population *pop = c->pop;
-    size_t S = pop->S, P = c->P;
-    double ea = exp(-(c->lambda + c->delta) * tau), ez = exp(-c->lambda * tau);
-    double r = base_factor(c->lambda, c->delta, c->t0 + tau);
-    double *H = pop->H, *F = pop->F, *Fp = pop->Fp, *f = pop->f, *Delta = pop->residual_f;
-    const double *zt = y + S * P;
+    double rate = lambda + delta;
+    return rate == 0.0 ? 0.0 : -lambda * exp(-rate * t);
+}
 
-    memcpy(H, c->h_base, S * P * sizeof *H);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)S, (int)P, (int)P, ea, y, (int)P,
-                c->C, (int)P, r, H, (int)P);
-    activate(pop->activation, H, F, Fp, S * P);
-    if (pop->track_crossings)
-        for (size_t i = 0; i < S * P; i++)
-            pop->crossed[i] |= (H[i] > 0.0) != (pop->H_start[i] > 0.0);
-    readout_average(F, zt, S, P, ez / (c->gamma * (double)S), f);
+/* From the pre-activations e->H of state y at time t: features F = phi(h), tangent features
+ * W = z phi'(h), predictions f, residual Delta = y - f and the decay forcing
+ * q = -(df/dt from the decays alone) = (1/(gamma S)) sum_i z_i (lambda phi(h_i) - phi'(h_i) dh_i),
+ * dh = r' h_base - (lambda + delta)(h - r h_base). Returns false when f or q is not finite.
+ * Sums over neurons run pair by pair (see readout_average): an antithetic state gives 0 exactly. */
+static bool finish_evaluation(akt_population *pop, const flow_context *c, const double *y,
+                              double t, flow_eval *e)
+{
+    size_t S = pop->S, P = c->P;
+    double r = base_factor(c->lambda, c->delta, t);
+    double r_rate = base_factor_rate(c->lambda, c->delta, t), decay = c->lambda + c->delta;
+    double *H = e->H, *F = e->F, *W = e->W, *h_rate = pop->H;
+    const double *z = y + S * P;
+    for (size_t i = 0; i < S * P; i++)
+        h_rate[i] = r_rate * c->h_base[i] - decay * (H[i] - r * c->h_base[i]);
+    activate(pop->activation, H, F, W, S * P);
+    double scale = 1.0 / (c->gamma * (double)S);
+    readout_average(F, z, S, P, scale, e->f);
+    /* q: lambda * f minus the pair sums of z phi'(h) dh. */
+    for (size_t i = 0; i < S * P; i++)
+        h_rate[i] *= W[i];
+    readout_average(h_rate, z, S, P, scale, e->q);
     bool finite = true;
     for (size_t mu = 0; mu < P; mu++) {
-        Delta[mu] = c->y[mu] - f[mu];
-        finite = finite && isfinite(Delta[mu]);
+        e->q[mu] = c->lambda * e->f[mu] - e->q[mu];
+        e->Delta[mu] = c->y[mu] - e->f[mu];
+        finite = finite && isfinite(e->Delta[mu]) && isfinite(e->q[mu]);
     }
-    pop->nonfinite = !finite;
-    if (!finite)
-        return GSL_EBADFUNC;
-    double *da = dydt, *dz = dydt + S * P;
-    for (size_t i = 0; i < S; i++) {
-        const double *Fi = F + i * P, *Fpi = Fp + i * P;
-        double *dai = da + i * P;
-        double coef = c->gamma * ez * zt[i] / ea, dot = 0.0;
-        for (size_t mu = 0; mu < P; mu++) {
-            dai[mu] = coef * Delta[mu] * Fpi[mu];
-            dot += Fi[mu] * Delta[mu];
-        }
-        dz[i] = c->gamma * dot / ez;
-    }
-    return GSL_SUCCESS;
+    for (size_t i = 0; i < S; i++)
+        cblas_dscal((int)P, z[i], W + i * P, 1);
+    return finite;
 }
 
-/* The error estimate of a step in output units: the embedded pair's error of the training
- * predictions f = <z phi(h)>/gamma, linearised about the end state (whose F, Fp the last
- * right-hand side left behind): err_f = <err_z phi(h) + z phi'(h) err_h>/gamma, err_h = err_c C.
- * Returns the RMS over the training points.
- * Relu kinks: where a neuron's h_mu crosses 0 within the step, dc_mu/dt jumps by gamma z Delta_mu
- * and the pair's estimate of that component is O(dt) whatever its order, so err/dt would stay
- * O(1/S) as dt -> 0 and the step would collapse. Such components (h at some stage of the step
- * on the other side of 0 than at its start; neurons gather on kinks, THEORY.md section 2, so
- * crossings within a step are common) are left out of the estimate: their true error is a quadrature error of a jump
- * whose mean over the uniformly placed crossing time vanishes for any pair of order >= 2
- * (sum b_i c_i = 1/2), so over the many crossings of a population it averages out, leaving an
- * O(dt sqrt(1/S)) random remainder. The smooth part is what the controller bounds. */
-static double step_error(akt_population *pop, const flow_context *c, const double *y, double dt)
+/* Evaluates the flow at state y (actual values) at phase time t into e: pre-activations H,
+ * then the rest (finish_evaluation). Returns false when f is not finite. */
+static bool evaluate(akt_population *pop, const flow_context *c, const double *y, double t,
+                     flow_eval *e)
 {
     size_t S = pop->S, P = c->P;
-    double ea = exp(-(c->lambda + c->delta) * dt), ez = exp(-c->lambda * dt);
-    double *err_h = pop->Q, *err_f = pop->power;
-    const double *err_z = pop->yerr + S * P, *z = y + S * P;
-    if (pop->track_crossings)
-        for (size_t i = 0; i < S * P; i++)
-            if (pop->crossed[i])
-                pop->yerr[i] = 0.0;
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)S, (int)P, (int)P, ea, pop->yerr,
-                (int)P, c->C, (int)P, 0.0, err_h, (int)P);
-    memset(err_f, 0, P * sizeof *err_f);
-    for (size_t i = 0; i < S; i++) {
-        const double *Fi = pop->F + i * P, *Fpi = pop->Fp + i * P, *ehi = err_h + i * P;
-        double ez_i = err_z[i], z_i = z[i];
-        for (size_t mu = 0; mu < P; mu++)
-            err_f[mu] += ez_i * Fi[mu] + z_i * Fpi[mu] * ehi[mu];
-    }
-    double sum = 0.0, scale = ez / (c->gamma * (double)S);
-    for (size_t mu = 0; mu < P; mu++)
-        sum += err_f[mu] * err_f[mu];
-    return scale * sqrt(sum / (double)P);
+    memcpy(e->H, c->h_base, S * P * sizeof *e->H);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)S, (int)P, (int)P, 1.0, y, (int)P,
+                c->C, (int)P, base_factor(c->lambda, c->delta, t), e->H, (int)P);
+    return finish_evaluation(pop, c, y, t, e);
 }
 
-/* Multiplies the c block by e^{-(lambda+delta) dt} and the z block by e^{-lambda dt}: from the
- * tilded variables of a finished step back to actual values (and the same for a derivative). */
-static void rebase(double *v, size_t S, size_t P, double lambda, double delta, double dt)
-{
-    double ea = exp(-(lambda + delta) * dt), ez = exp(-lambda * dt);
-    if (ea != 1.0)
-        cblas_dscal((int)(S * P), ea, v, 1);
-    if (ez != 1.0)
-        cblas_dscal((int)S, ez, v + S * P, 1);
-}
-
-/* Relative Phi-identity residual |f - Phi (Phi + lambda I)^{-1} y| / |f| of the state whose
- * F and f are in the population (THEORY.md section 2). */
-static int identity_residual(akt_population *pop, const flow_context *c, double *residual,
+/* The adapted NTK K = (F'F + (W'W) * C) / S of an evaluation (THEORY.md section 2: Phi + G * C),
+ * into pop->K (upper triangle and, mirrored, the lower), then its eigendecomposition: pop->K
+ * holds the eigenvectors (columns), pop->eigenvalues the eigenvalues. */
+static int adapted_ntk_eigen(akt_population *pop, const flow_context *c, const flow_eval *e,
                              akt_error *err)
 {
     size_t S = pop->S, P = c->P;
+    double *K = pop->K, *G = pop->G;
+    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)P, (int)S, 1.0 / (double)S, e->F,
+                (int)P, 0.0, K, (int)P);
+    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)P, (int)S, 1.0 / (double)S, e->W,
+                (int)P, 0.0, G, (int)P);
+    for (size_t mu = 0; mu < P; mu++)
+        for (size_t nu = mu; nu < P; nu++)
+            K[mu * P + nu] += G[mu * P + nu] * c->C[mu * P + nu];
+    return akt_symmetric_eigen(K, P, pop->eigenvalues, err);
+}
+
+/* phi_1(x) = (e^x - 1)/x and phi_2(x) = (e^x - 1 - x)/x^2, accurate near 0 (series below
+ * |x| = 1e-3, where the cancellation in the closed form would cost more than 1e-12). */
+static double phi1(double x) { return fabs(x) < 1e-300 ? 1.0 : expm1(x) / x; }
+
+static double phi2(double x)
+{
+    if (fabs(x) < 1e-3)
+        return 0.5 + x * (1.0 / 6.0 + x * (1.0 / 24.0 + x / 120.0));
+    return (expm1(x) - x) / (x * x);
+}
+
+/* The linear model of the residual over a step of length h with K and the forcing q frozen,
+ * Delta' = -K Delta + q from Delta(0) = Delta0 (K as eigenvectors in pop->K):
+ *     integral = int_0^h Delta = h phi1(-hK) Delta0 + h^2 phi2(-hK) q,
+ *     end      = Delta(h)      = e^{-hK} Delta0 + h phi1(-hK) q      (end may be NULL).
+ * Exact for the stiff modes of K (the fast relaxation of the outputs), so h is never limited
+ * by lambda_max(K) (THEORY.md section 1). */
+static void residual_model(akt_population *pop, size_t P, double h, const double *Delta0,
+                           const double *q, double *integral, double *end)
+{
+    const double *V = pop->K, *w = pop->eigenvalues;
+    double *u = pop->work, *v = pop->work + P, *s = pop->work + 2 * P;
+    cblas_dgemv(CblasRowMajor, CblasTrans, (int)P, (int)P, 1.0, V, (int)P, Delta0, 1, 0.0, u, 1);
+    cblas_dgemv(CblasRowMajor, CblasTrans, (int)P, (int)P, 1.0, V, (int)P, q, 1, 0.0, v, 1);
+    for (size_t j = 0; j < P; j++) {
+        double x = -h * fmax(w[j], 0.0); /* K is PSD: round-off negatives are 0 */
+        s[j] = h * phi1(x) * u[j] + h * h * phi2(x) * v[j];
+    }
+    cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)P, (int)P, 1.0, V, (int)P, s, 1, 0.0, integral,
+                1);
+    if (!end)
+        return;
+    for (size_t j = 0; j < P; j++) {
+        double x = -h * fmax(w[j], 0.0);
+        s[j] = exp(x) * u[j] + h * phi1(x) * v[j];
+    }
+    cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)P, (int)P, 1.0, V, (int)P, s, 1, 0.0, end, 1);
+}
+
+/* y_out = decayed y + the feedback of the residual integral Psi through the features of e:
+ *     c_out = e^{-(lambda+delta) h} c + e^{-(lambda+delta) h/2} gamma W * Psi,
+ *     z_out = e^{-lambda h} z + e^{-lambda h/2} gamma F.Psi,
+ * the integrating factor of the decays (exact) with the feedback at the step's middle. */
+static void advance(akt_population *pop, const flow_context *c, const double *y, double h,
+                    const flow_eval *e, const double *Psi, double *y_out)
+{
+    size_t S = pop->S, P = c->P;
+    double rate = c->lambda + c->delta;
+    double ea = exp(-rate * h), ea_mid = c->gamma * exp(-0.5 * rate * h);
+    double ez = exp(-c->lambda * h), ez_mid = c->gamma * exp(-0.5 * c->lambda * h);
+    for (size_t i = 0; i < S; i++) {
+        const double *ci = y + i * P, *Wi = e->W + i * P, *Fi = e->F + i * P;
+        double *out = y_out + i * P, dot = 0.0;
+        for (size_t mu = 0; mu < P; mu++) {
+            out[mu] = ea * ci[mu] + ea_mid * Wi[mu] * Psi[mu];
+            dot += Fi[mu] * Psi[mu];
+        }
+        y_out[S * P + i] = ez * y[S * P + i] + ez_mid * dot;
+    }
+}
+
+/* Relative Phi-identity residual |f - Phi (Phi + lambda I)^{-1} y| / |f| of an evaluated state
+ * (THEORY.md section 2). Uses pop->G as its P x P work space. */
+static int identity_residual(akt_population *pop, const flow_context *c, const flow_eval *e,
+                             double *residual, akt_error *err)
+{
+    size_t S = pop->S, P = c->P;
+    double *Phi = pop->G;
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)P, (int)P, (int)S, 1.0 / (double)S,
-                pop->F, (int)P, pop->F, (int)P, 0.0, pop->K, (int)P);
-    double *fixed = pop->power;
-    int status = akt_ridge_predict(pop->K, P, pop->K, P, c->y, c->lambda, fixed, err);
+                e->F, (int)P, e->F, (int)P, 0.0, Phi, (int)P);
+    double *fixed = pop->work;
+    int status = akt_ridge_predict(Phi, P, Phi, P, c->y, c->lambda, fixed, err);
     if (status != AKT_OK)
         return status;
     double diff = 0.0, norm = 0.0;
     for (size_t mu = 0; mu < P; mu++) {
-        diff += (pop->f[mu] - fixed[mu]) * (pop->f[mu] - fixed[mu]);
-        norm += pop->f[mu] * pop->f[mu];
+        diff += (e->f[mu] - fixed[mu]) * (e->f[mu] - fixed[mu]);
+        norm += e->f[mu] * e->f[mu];
     }
     *residual = norm > 0.0 ? sqrt(diff / norm) : INFINITY;
     return AKT_OK;
@@ -523,9 +578,159 @@ static const char *state_name(state_kind kind)
 
 static double clamp(double x, double lo, double hi) { return x < lo ? lo : (x > hi ? hi : x); }
 
+static double rms_difference(const double *a, const double *b, size_t n)
+{
+    double sum = 0.0;
+    for (size_t i = 0; i < n; i++)
+        sum += (a[i] - b[i]) * (a[i] - b[i]);
+    return n ? sqrt(sum / (double)n) : 0.0;
+}
+
+static void swap_evals(flow_eval **a, flow_eval **b)
+{
+    flow_eval *t = *a;
+    *a = *b;
+    *b = t;
+}
+
+/* The fraction of a step that a relu component spends switched on (phi' = 1), from its start
+ * value h_start and the step's two increments: A from everything but its own switch, B from
+ * its own switch when on (its c moving it, C_mu_mu gamma z Psi_mu), h linear in time within
+ * the step. A crossing counts the time on each side; a component driven into the kink from both
+ * sides (A > 0 > A + B) slides along h = 0 with the fraction A / -B that holds it there: the
+ * Filippov solution, which small-step Euler approximates by chattering within O(dt) of 0. */
+static double switching_fraction(double h_start, double A, double B)
+{
+    if (h_start > 0.0) {
+        double on = A + B;
+        if (on >= 0.0 || h_start + on > 0.0)
+            return 1.0;
+        double theta = h_start / -on; /* reaches 0 at this fraction of the step */
+        return A <= 0.0 ? theta : theta + (1.0 - theta) * A / -B;
+    }
+    if (A <= 0.0 || h_start + A < 0.0)
+        return 0.0;
+    double theta = -h_start / A;
+    double on = A + B;
+    return on >= 0.0 ? 1.0 - theta : (1.0 - theta) * A / -B;
+}
+
+/* Relu kinks in the step itself. The midpoint rule switches a component on or off for the
+ * whole step by its sign at the midpoint; a component that crosses 0 within the step, or sits
+ * on the kink (neurons gather there, THEORY.md section 2), then moves by O(h) too much or too
+ * little, and a sliding one chatters across 0 with amplitude O(h): relu's convexity turns that
+ * into a bias of f of order h (measured: 0.5 % of the test loss at 130 steps for T = 5). Each
+ * component whose sign differs between start, midpoint and end gets its switched-on fraction
+ * from switching_fraction instead, its c is corrected, and the end state's pre-activations are
+ * updated through that neuron's row of C (O(P) per corrected component). Returns the number of
+ * corrected neurons. */
+static size_t resolve_kinks(akt_population *pop, const flow_context *c, double h,
+                            const flow_eval *now, const flow_eval *mid, flow_eval *end)
+{
+    size_t S = pop->S, P = c->P, corrected = 0;
+    double ea_mid = c->gamma * exp(-0.5 * (c->lambda + c->delta) * h);
+    const double *Psi = pop->Psi, *z_mid = pop->z_mid;
+    for (size_t i = 0; i < S; i++) {
+        const double *hs = now->H + i * P, *hm = mid->H + i * P;
+        double *he = end->H + i * P, *ci = pop->y_new + i * P;
+        bool changed = false;
+        for (size_t mu = 0; mu < P; mu++) {
+            bool start = hs[mu] > 0.0, middle = hm[mu] > 0.0, finish = he[mu] > 0.0;
+            if (start == middle && middle == finish)
+                continue;
+            double move = ea_mid * z_mid[i] * Psi[mu]; /* c_mu's change when switched on */
+            double B = move * c->C[mu * P + mu];
+            double A = he[mu] - hs[mu] - (middle ? B : 0.0);
+            double fix = (switching_fraction(hs[mu], A, B) - (middle ? 1.0 : 0.0)) * move;
+            if (fix == 0.0)
+                continue;
+            ci[mu] += fix;
+            pop->kink_moves[mu] = fix;
+            changed = true;
+        }
+        if (!changed)
+            continue;
+        corrected++;
+        for (size_t mu = 0; mu < P; mu++)
+            if (pop->kink_moves[mu] != 0.0) {
+                cblas_daxpy((int)P, pop->kink_moves[mu], c->C + mu * P, 1, he, 1);
+                pop->kink_moves[mu] = 0.0;
+            }
+    }
+    return corrected;
+}
+
+/* Relu kinks in the error estimate. A neuron component whose h crosses 0 within the step (or
+ * sits on a kink and chatters across it: neurons gather there, THEORY.md section 2) contributes
+ * its kink remainder phi(h_end) - phi(h_start) - phi'(h_mid)(h_end - h_start), O(h) instead of
+ * O(h^3), to the end state's residual; without removing it the estimate would stay O(h) as
+ * h -> 0 and the step would collapse. Its effect on the flow is not an accumulating error: over
+ * many steps the pattern samples the time a component spends on each side, as small-step Euler
+ * does, and chattering components stay within O(h) of the kink. The remainders are moved from
+ * the actual residual to the model's (model_end += what the kinks added to f). */
+static void remove_kink_remainders(akt_population *pop, const flow_context *c, const double *y,
+                                   const flow_eval *now, const flow_eval *mid,
+                                   const flow_eval *end, double *model_end)
+{
+    size_t S = pop->S, P = c->P;
+    const double *z_start = y + S * P, *z_end = pop->y_new + S * P, *z_mid = pop->z_mid;
+    double scale = 1.0 / (c->gamma * (double)S);
+    for (size_t i = 0; i < S; i++) {
+        const double *hs = now->H + i * P, *hm = mid->H + i * P, *he = end->H + i * P;
+        for (size_t mu = 0; mu < P; mu++) {
+            bool start = hs[mu] > 0.0, middle = hm[mu] > 0.0, finish = he[mu] > 0.0;
+            if (start == middle && middle == finish)
+                continue;
+            /* this neuron's actual change of z phi(h_mu), minus its midpoint linearisation */
+            double remainder = z_end[i] * fmax(he[mu], 0.0) - z_start[i] * fmax(hs[mu], 0.0) -
+                               (middle ? z_mid[i] * (he[mu] - hs[mu]) : 0.0) -
+                               fmax(hm[mu], 0.0) * (z_end[i] - z_start[i]);
+            model_end[mu] -= scale * remainder;
+        }
+    }
+}
+
+/* One exponential midpoint step of length h from y (evaluated in *now) into pop->y_new, leaving
+ * the end state's evaluation in *end. The predictor is a half exponential Euler step with the
+ * last K decomposed (an O(h) stale K only changes the midpoint by O(h^2)); the step itself uses
+ * the features, K and forcing at the midpoint: second order. Returns the local error estimate:
+ * the RMS gap between the end state's actual residual and the frozen-midpoint model's, both
+ * accurate to O(h^3), in output units. NAN when an evaluation met NaN/Inf. */
+static double exponential_midpoint(akt_population *pop, const flow_context *c, const double *y,
+                                   double h, flow_eval *now, flow_eval *mid, flow_eval *end,
+                                   akt_error *err, int *status)
+{
+    size_t P = c->P;
+    double *Psi = pop->Psi, *model_end = pop->model_end;
+    *status = AKT_OK;
+    residual_model(pop, P, 0.5 * h, now->Delta, now->q, Psi, NULL);
+    advance(pop, c, y, 0.5 * h, now, Psi, pop->y_new);
+    if (!evaluate(pop, c, pop->y_new, pop->t + 0.5 * h, mid))
+        return NAN;
+    if ((*status = adapted_ntk_eigen(pop, c, mid, err)) != AKT_OK)
+        return NAN;
+    residual_model(pop, P, h, now->Delta, mid->q, Psi, model_end);
+    memcpy(pop->z_mid, pop->y_new + pop->S * P, pop->S * sizeof *pop->z_mid);
+    advance(pop, c, y, h, mid, Psi, pop->y_new);
+    if (!evaluate(pop, c, pop->y_new, pop->t + h, end))
+        return NAN;
+    if (pop->activation != AKT_ACTIVATION_RELU)
+        return rms_difference(end->Delta, model_end, P);
+    /* The estimate first (the smooth part, before the kinks are resolved), then the kinks. */
+    remove_kink_remainders(pop, c, y, now, mid, end, model_end);
+    double estimate = rms_difference(end->Delta, model_end, P);
+    if (resolve_kinks(pop, c, h, now, mid, end) > 0 &&
+        !finish_evaluation(pop, c, pop->y_new, pop->t + h, end))
+        return NAN;
+    return estimate;
+}
+
 /* Integrates the phase's flow on state y (actual values at pop->t) for phase->time, or until
- * the identity residual is below phase->tolerance (time converge, up to max_time). */
-static int integrate(akt_population *pop, flow_context *c, gsl_odeiv2_step *stepper, double *y,
+ * the identity residual is below phase->tolerance (time converge, up to max_time).
+ * Step control: a step is accepted when its local error estimate is at most step_tolerance * h
+ * (error per unit time), and the next step is h (tol h / err)^{1/2} (the estimate is O(h^3)),
+ * with a safety factor 0.9 and growth between 0.2 and 5. */
+static int integrate(akt_population *pop, flow_context *c, double *y,
                      const akt_population_phase *phase, step_log *log, akt_population_run *run,
                      akt_error *err)
 {
@@ -533,19 +738,19 @@ static int integrate(akt_population *pop, flow_context *c, gsl_odeiv2_step *step
     bool converge = phase->time == AKT_TIME_CONVERGE;
     double t_start = pop->t, t_end = t_start + (converge ? phase->max_time : phase->time);
     double tol = phase->step_tolerance, next_check = t_start + 1.0;
-    gsl_odeiv2_system system = {flow_rhs, NULL, n, c};
+    flow_eval *now = &pop->evals[0], *mid = &pop->evals[1], *end = &pop->evals[2];
     memset(run, 0, sizeof *run);
     run->residual = converge ? NAN : 0.0;
 
-    /* First step: a fraction of the fastest relaxation time 1/lambda_max(K). */
-    double dt = fmin(0.5 / fmax(akt_population_ntk_max(pop), 1e-3), t_end - pop->t);
     c->t0 = pop->t;
-    pop->track_crossings = false;
-    if (flow_rhs(0.0, y, pop->dydt_in, c) != GSL_SUCCESS)
+    if (!evaluate(pop, c, y, pop->t, now))
         return akt_error_set(err, AKT_ERR_NUMERIC, "%s phase at t = %g: predictions on the "
                              "training points are NaN/Inf", state_name(pop->kind), pop->t);
-    memcpy(pop->H_start, pop->H, S * P * sizeof *pop->H);
-    pop->track_crossings = pop->activation == AKT_ACTIVATION_RELU;
+    int status = adapted_ntk_eigen(pop, c, now, err);
+    if (status != AKT_OK)
+        return status;
+    /* First step: the fastest relaxation time 1/lambda_max(K); the controller grows it. */
+    double dt = fmin(1.0 / fmax(pop->eigenvalues[P - 1], 1e-3), t_end - pop->t);
     while (pop->t < t_end) {
         bool last = false;
         if (log && log->replay) {
@@ -557,38 +762,29 @@ static int integrate(akt_population *pop, flow_context *c, gsl_odeiv2_step *step
             dt = t_end - pop->t;
             last = true;
         }
-        memcpy(pop->ysave, y, n * sizeof *y);
-        if (pop->track_crossings)
-            memset(pop->crossed, 0, S * P);
-        c->t0 = pop->t;
-        int status = gsl_odeiv2_step_apply(stepper, 0.0, dt, y, pop->yerr, pop->dydt_in,
-                                           pop->dydt_out, &system);
-        double e = status == GSL_SUCCESS ? step_error(pop, c, y, dt) : NAN;
+        double e = exponential_midpoint(pop, c, y, dt, now, mid, end, err, &status);
+        if (status != AKT_OK)
+            return status;
         if (!(e <= tol * dt) && !(log && log->replay)) {
-            memcpy(y, pop->ysave, n * sizeof *y);
             run->rejected++;
-            dt *= isfinite(e) ? clamp(0.9 * pow(tol * dt / e, 0.25), 0.1, 0.9) : 0.1;
+            dt *= isfinite(e) ? clamp(0.9 * sqrt(tol * dt / e), 0.1, 0.9) : 0.1;
             if (dt < phase->min_step)
                 return akt_error_set(err, AKT_ERR_NUMERIC,
                                      "%s phase at t = %.6g: the step size collapsed to %.3g below "
                                      "solver.min_step = %.3g (%s)", state_name(pop->kind), pop->t,
                                      dt, phase->min_step,
-                                     pop->nonfinite ? "predictions on the training points became "
-                                                      "NaN/Inf"
-                                                    : "error estimate of the training "
-                                                      "predictions too large");
+                                     isfinite(e) ? "error estimate of the training predictions "
+                                                   "too large"
+                                                 : "predictions on the training points became "
+                                                   "NaN/Inf");
             continue;
         }
-        if (status != GSL_SUCCESS)
+        if (!isfinite(e))
             return akt_error_set(err, AKT_ERR_NUMERIC, "%s phase at t = %.6g: predictions on the "
                                  "training points became NaN/Inf", state_name(pop->kind), pop->t);
-        rebase(y, S, P, c->lambda, c->delta, dt);
-        rebase(pop->dydt_out, S, P, c->lambda, c->delta, dt);
-        double *swap = pop->dydt_in;
-        pop->dydt_in = pop->dydt_out;
-        pop->dydt_out = swap;
+        memcpy(y, pop->y_new, n * sizeof *y);
+        swap_evals(&now, &end);
         pop->t = last ? t_end : pop->t + dt;
-        memcpy(pop->H_start, pop->H, S * P * sizeof *pop->H);
         run->steps++;
         if (log && log->replay)
             log->next++;
@@ -596,10 +792,9 @@ static int integrate(akt_population *pop, flow_context *c, gsl_odeiv2_step *step
             return akt_error_set(err, AKT_ERR_MEMORY, "out of memory recording steps");
         if (!converge)
             run->residual += e;
-        double grow = e > 0.0 ? clamp(0.9 * pow(tol * dt / e, 0.25), 0.2, 5.0) : 5.0;
-        dt *= grow;
+        dt *= e > 0.0 ? clamp(0.9 * sqrt(tol * dt / e), 0.2, 5.0) : 5.0;
         if (converge && pop->t >= next_check) {
-            int rs = identity_residual(pop, c, &run->residual, err);
+            int rs = identity_residual(pop, c, now, &run->residual, err);
             if (rs != AKT_OK)
                 return rs;
             if (run->residual <= phase->tolerance) {
@@ -616,6 +811,39 @@ static int integrate(akt_population *pop, flow_context *c, gsl_odeiv2_step *step
                              "Phi-identity residual %.3g > solver.tolerance %.3g",
                              state_name(pop->kind), phase->max_time, run->residual,
                              phase->tolerance);
+    run->converged = true;
+    return AKT_OK;
+}
+
+/* Forward Euler with a fixed step dt on the same flow (akt_population_run_euler): what a
+ * finite-width network does, step for step, in the reduced representation. */
+static int integrate_euler(akt_population *pop, const flow_context *c, double *y, double time,
+                           double dt, akt_population_run *run, akt_error *err)
+{
+    size_t S = pop->S, P = c->P;
+    double t_end = pop->t + time, rate = c->lambda + c->delta;
+    long steps = (long)ceil(time / dt - 1e-9);
+    flow_eval *e = &pop->evals[0];
+    memset(run, 0, sizeof *run);
+    for (long k = 0; k < steps; k++) {
+        double h = k + 1 == steps ? t_end - pop->t : dt;
+        if (!evaluate(pop, c, y, pop->t, e))
+            return akt_error_set(err, AKT_ERR_NUMERIC, "%s phase at t = %.6g: predictions on the "
+                                 "training points became NaN/Inf", state_name(pop->kind), pop->t);
+        for (size_t i = 0; i < S; i++) {
+            double *ci = y + i * P, dot = 0.0;
+            const double *Wi = e->W + i * P, *Fi = e->F + i * P;
+            for (size_t mu = 0; mu < P; mu++) {
+                ci[mu] += h * (c->gamma * Wi[mu] * e->Delta[mu] - rate * ci[mu]);
+                dot += Fi[mu] * e->Delta[mu];
+            }
+            y[S * P + i] += h * (c->gamma * dot - c->lambda * y[S * P + i]);
+        }
+        pop->t += h;
+        run->steps++;
+    }
+    pop->t = t_end;
+    run->time = time;
     run->converged = true;
     return AKT_OK;
 }
@@ -724,6 +952,22 @@ static void set_phase(akt_population *pop, state_kind kind, const akt_population
     pop->delta = kind == STATE_JOINT ? phase->elastic : 0.0;
 }
 
+/* Keeps what the target regimes need from the finished source phase: h_s on the target points
+ * and the source readout. */
+static int keep_source_state(akt_population *pop, akt_error *err)
+{
+    size_t S = pop->S, P1 = pop->rows[AKT_POINTS_SOURCE_TRAIN];
+    for (int s = AKT_POINTS_TARGET_TRAIN; s <= AKT_POINTS_TEST; s++) {
+        int status = query_preactivations(pop, (akt_points)s, err);
+        if (status != AKT_OK)
+            return status;
+        memcpy(pop->hs[s], pop->Q, S * pop->rows[s] * sizeof *pop->Q);
+    }
+    memcpy(pop->z_source, pop->y_source + S * P1, S * sizeof *pop->z_source);
+    pop->source_done = true;
+    return AKT_OK;
+}
+
 int akt_population_run_source(akt_population *pop, const akt_population_phase *phase,
                               akt_population_run *run, akt_error *err)
 {
@@ -739,19 +983,10 @@ int akt_population_run_source(akt_population *pop, const akt_population_phase *p
     set_phase(pop, STATE_SOURCE, phase);
     flow_context c;
     phase_context(pop, &c);
-    status = integrate(pop, &c, pop->step_source, pop->y_source, phase, NULL, run, err);
+    status = integrate(pop, &c, pop->y_source, phase, NULL, run, err);
     if (status != AKT_OK)
         return status;
-    /* Keep what the target regimes need: h_s on the target points and the source readout. */
-    for (int s = AKT_POINTS_TARGET_TRAIN; s <= AKT_POINTS_TEST; s++) {
-        status = query_preactivations(pop, (akt_points)s, err);
-        if (status != AKT_OK)
-            return status;
-        memcpy(pop->hs[s], pop->Q, S * pop->rows[s] * sizeof *pop->Q);
-    }
-    memcpy(pop->z_source, pop->y_source + S * P1, S * sizeof *pop->z_source);
-    pop->source_done = true;
-    return AKT_OK;
+    return keep_source_state(pop, err);
 }
 
 int akt_population_start_scratch(akt_population *pop, akt_error *err)
@@ -805,7 +1040,37 @@ int akt_population_run_target(akt_population *pop, const akt_population_phase *p
     set_phase(pop, pop->kind, phase);
     flow_context c;
     phase_context(pop, &c);
-    return integrate(pop, &c, pop->step_target, pop->y_target, phase, NULL, run, err);
+    return integrate(pop, &c, pop->y_target, phase, NULL, run, err);
+}
+
+int akt_population_run_euler(akt_population *pop, const akt_population_phase *phase, double dt,
+                             akt_population_run *run, akt_error *err)
+{
+    int status = check_phase(phase, err);
+    if (status != AKT_OK)
+        return status;
+    if (phase->time == AKT_TIME_CONVERGE || !(dt > 0.0))
+        return akt_error_set(err, AKT_ERR_INPUT, "population Euler reference: needs a finite "
+                             "time and a step dt > 0");
+    bool source = pop->kind == STATE_INITIAL || pop->kind == STATE_SOURCE;
+    if (pop->kind == STATE_NONE)
+        return akt_error_set(err, AKT_ERR_INPUT, "population: not sampled");
+    if (source) {
+        size_t S = pop->S, P1 = pop->rows[AKT_POINTS_SOURCE_TRAIN];
+        memset(pop->y_source, 0, S * P1 * sizeof *pop->y_source);
+        memcpy(pop->y_source + S * P1, pop->z0, S * sizeof *pop->z0);
+        pop->t = 0.0;
+        set_phase(pop, STATE_SOURCE, phase);
+    } else {
+        set_phase(pop, pop->kind, phase);
+    }
+    flow_context c;
+    phase_context(pop, &c);
+    status = integrate_euler(pop, &c, source ? pop->y_source : pop->y_target, phase->time, dt,
+                             run, err);
+    if (status == AKT_OK && source)
+        status = keep_source_state(pop, err);
+    return status;
 }
 
 /* ---- source kernel and readout regime ------------------------------------------------------ */
@@ -856,42 +1121,13 @@ double akt_population_ntk_max(akt_population *pop)
         return 0.0;
     flow_context c;
     phase_context(pop, &c);
-    size_t S = pop->S, P = c.P;
     const double *y = pop->kind == STATE_SOURCE ? pop->y_source : pop->y_target;
-    const double *z = y + S * P;
-    /* Phi = F'F/S, G = (z Fp)'(z Fp)/S, K = Phi + G * C, from the last evaluated H. */
-    memcpy(pop->H, c.h_base, S * P * sizeof *pop->H);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)S, (int)P, (int)P, 1.0, y, (int)P,
-                c.C, (int)P, base_factor(c.lambda, c.delta, pop->t), pop->H, (int)P);
-    activate(pop->activation, pop->H, pop->F, pop->Fp, S * P);
-    double *K = pop->K;
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)P, (int)P, (int)S, 1.0 / (double)S,
-                pop->F, (int)P, pop->F, (int)P, 0.0, K, (int)P);
-    for (size_t i = 0; i < S; i++)
-        cblas_dscal((int)P, z[i], pop->Fp + i * P, 1);
-    /* G goes into H (free now, S x P >= P x P entries when S >= P, which always holds in
-     * practice; otherwise the tangent part is skipped and the result is a lower bound). */
-    if (S >= P) {
-        double *Gmat = pop->H; /* S x P >= P x P entries, H is free now */
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)P, (int)P, (int)S,
-                    1.0 / (double)S, pop->Fp, (int)P, pop->Fp, (int)P, 0.0, Gmat, (int)P);
-        for (size_t i = 0; i < P * P; i++)
-            K[i] += Gmat[i] * c.C[i];
-    }
-    /* Power iteration on the symmetric PSD K: 50 products of a P x P matrix are negligible. */
-    double *v = pop->power, *w = pop->power + P, lambda_max = 0.0;
-    for (size_t i = 0; i < P; i++)
-        v[i] = 1.0 / sqrt((double)P);
-    for (int it = 0; it < 50; it++) {
-        cblas_dsymv(CblasRowMajor, CblasUpper, (int)P, 1.0, K, (int)P, v, 1, 0.0, w, 1);
-        double norm = cblas_dnrm2((int)P, w, 1);
-        if (!(norm > 0.0))
-            return 0.0;
-        lambda_max = norm;
-        for (size_t i = 0; i < P; i++)
-            v[i] = w[i] / norm;
-    }
-    return lambda_max;
+    akt_error ignored;
+    /* K needs the features only: a started phase not yet run has no gamma for f. */
+    (void)evaluate(pop, &c, y, pop->t, &pop->evals[0]);
+    if (adapted_ntk_eigen(pop, &c, &pop->evals[0], &ignored) != AKT_OK)
+        return NAN;
+    return pop->eigenvalues[c.P - 1]; /* ascending */
 }
 
 /* ---- stability of the joint state ------------------------------------------------------------ */
@@ -899,14 +1135,6 @@ double akt_population_ntk_max(akt_population *pop)
 static double rms(const double *v, size_t n)
 {
     return n ? cblas_dnrm2((int)n, v, 1) / sqrt((double)n) : 0.0;
-}
-
-static double rms_difference(const double *a, const double *b, size_t n)
-{
-    double sum = 0.0;
-    for (size_t i = 0; i < n; i++)
-        sum += (a[i] - b[i]) * (a[i] - b[i]);
-    return n ? sqrt(sum / (double)n) : 0.0;
 }
 
 /* Adds relative * rms(block) * N(0,1) to every entry of the b block and of the z block. */
@@ -973,20 +1201,20 @@ int akt_population_stability(akt_population *pop, const akt_population_phase *ph
     akt_population_run run;
     extra.time = 0.5 * extra_time;
     phase_context(pop, &c);
-    if ((status = integrate(pop, &c, pop->step_target, pop->y_target, &extra, &log, &run, err)) ||
+    if ((status = integrate(pop, &c, pop->y_target, &extra, &log, &run, err)) ||
         (status = akt_population_predict(pop, AKT_POINTS_TEST, f_half, err)) ||
-        (status = integrate(pop, &c, pop->step_target, pop->y_target, &extra, &log, &run, err)) ||
+        (status = integrate(pop, &c, pop->y_target, &extra, &log, &run, err)) ||
         (status = akt_population_predict(pop, AKT_POINTS_TEST, f_plain, err)))
         goto done;
     /* The kicked copy follows the same steps. */
     swap_states(pop);
     pop->t = t_state;
     log.replay = true;
-    if ((status = integrate(pop, &c, pop->step_target, pop->y_target, &extra, &log, &run, err)) ||
+    if ((status = integrate(pop, &c, pop->y_target, &extra, &log, &run, err)) ||
         (status = akt_population_predict(pop, AKT_POINTS_TEST, f_kicked, err)))
         goto done;
     d_half = rms_difference(f_half, f_kicked, Mt);
-    if ((status = integrate(pop, &c, pop->step_target, pop->y_target, &extra, &log, &run, err)) ||
+    if ((status = integrate(pop, &c, pop->y_target, &extra, &log, &run, err)) ||
         (status = akt_population_predict(pop, AKT_POINTS_TEST, f_kicked, err)))
         goto done;
     d1 = rms_difference(f_plain, f_kicked, Mt);

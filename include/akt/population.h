@@ -121,6 +121,14 @@ int akt_population_start_joint(akt_population *pop, akt_readout_init readout_ini
 int akt_population_run_target(akt_population *pop, const akt_population_phase *phase,
                               akt_population_run *run, akt_error *err);
 
+/* The reference integrator: forward Euler with the fixed step dt (the last step shortened to
+ * end at phase->time), exactly what a finite-width network's gradient descent does, in the
+ * reduced representation. On a sampled or source population it runs the source phase (like
+ * akt_population_run_source); on a started target phase it runs that phase. For tests and
+ * benchmarks: the adaptive integrator must match its dt -> 0 limit (issue 3: to 0.1 percent). */
+int akt_population_run_euler(akt_population *pop, const akt_population_phase *phase, double dt,
+                             akt_population_run *run, akt_error *err);
+
 /* Predictions f(x) = (1/gamma) <z phi(h(x))> of the current state on a point set (rows of that
  * split). The source state answers on every set; a target state on the target train and test
  * sets. The neuron sum runs pair by pair, so an antithetic initial state gives exactly 0. */

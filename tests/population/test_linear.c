@@ -153,7 +153,9 @@ static void infinite_width(akt_spec *spec, const akt_data *data)
     spec->target.readout_init = AKT_READOUT_ZERO;
     spec->solver.neurons = 4096;
     spec->solver.replicas = 4;
-    spec->solver.step_tolerance = 1e-4;
+    /* integration error well below the 1e-3 asked (the source loss is small, 3.6e-3: at 1e-4,
+     * an output error of 5e-4 per unit time moves it by 3e-3 relative) */
+    spec->solver.step_tolerance = 1e-6;
     losses exact = exact_losses(spec, data, NULL);
     akt_solution solution;
     const akt_result *r = solve(spec, data, &solution);
