@@ -17,6 +17,7 @@
 #include "../check.h"
 #include "../../src/source_cache.h"
 #include "akt/population.h"
+#include "akt/resources.h"
 #include "akt/sweep.h"
 #include "akt/transfer.h"
 
@@ -276,6 +277,12 @@ static void test_capacity_and_memory(void)
         double entry = 2.0 * akt_population_source_gib(128, 24) +
                        (24.0 + 60.0) * 9.0 * sizeof(double) / (1024.0 * 1024.0 * 1024.0);
         CHECK_RELATIVE(stats.gib, (double)capacity * entry, 1e-12);
+        /* ... which is what the memory estimate plans for, before the solve. */
+        akt_spec spec;
+        CHECK(load(&spec, relu_yaml, NULL, 0) == AKT_OK);
+        CHECK_RELATIVE(akt_resources_source_state_gib(&spec, &data, AKT_METHOD_POPULATION),
+                       2.0 * akt_population_source_gib(128, 24), 1e-12);
+        akt_spec_free(&spec);
         /* A solve whose own estimate exceeds the machine keeps nothing and drops what is held:
          * the cache never adds to what the memory refusal allows. */
         CHECK(!akt_source_cache_reserve(cache, &data, 1e12, 0.0));
@@ -283,6 +290,22 @@ static void test_capacity_and_memory(void)
         CHECK(stats.entries == 0 && stats.gib == 0.0);
         akt_source_cache_free(cache);
     }
+    akt_data_free(&data);
+
+    /* Exact: the kept moment matrix is the (1 + D)^2 doubles the estimate plans for. */
+    CHECK(load_data(linear_yaml, &data) == AKT_OK);
+    akt_source_cache *cache = akt_source_cache_alloc(1, &err);
+    CHECK(!reused(cache, linear_yaml, NULL, &data));
+    akt_spec spec;
+    CHECK(load(&spec, linear_yaml, NULL, 0) == AKT_OK);
+    akt_source_cache_stats stats;
+    akt_source_cache_statistics(cache, &stats);
+    CHECK_RELATIVE(akt_resources_source_state_gib(&spec, &data, AKT_METHOD_EXACT),
+                   11.0 * 11.0 * sizeof(double) / (1024.0 * 1024.0 * 1024.0), 1e-12);
+    CHECK_RELATIVE(stats.gib, (11.0 * 11.0 + (30.0 + 50.0) * 11.0) * sizeof(double) /
+                                  (1024.0 * 1024.0 * 1024.0), 1e-12);
+    akt_spec_free(&spec);
+    akt_source_cache_free(cache);
     akt_data_free(&data);
 }
 
