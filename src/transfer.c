@@ -3,7 +3,10 @@
  * THEORY.md section 3 defines the regimes; DESIGN.md ("Decisions: Methods") says which method
  * serves which. This file owns the order of work (the source is solved once and shared by the
  * readout and joint regimes), the losses, the timing, and the refusal of requests no
- * implemented method can serve. The numerics live in the method modules (exact.h). */
+ * implemented method can serve. The numerics live in the method modules (exact.h). With a
+ * source cache (akt_solve_cached) the source phase of a method family is looked up first and,
+ * when it ran, kept: each family knows what its source state is (moment matrix or fixed point,
+ * convex atoms, per-replica population states); source_cache.c knows only keys and memory. */
 #include "akt/transfer.h"
 
 #include <math.h>
