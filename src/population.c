@@ -952,8 +952,9 @@ static void set_phase(akt_population *pop, state_kind kind, const akt_population
     pop->delta = kind == STATE_JOINT ? phase->elastic : 0.0;
 }
 
-/* Keeps what the target regimes need from the finished source phase: h_s on the target points
- * and the source readout. */
+/* Keeps what the target regimes need from the source state in y_source (at time pop->t): h_s on
+ * the target points and the source readout. Shared by a source run and a restored source, so
+ * that both give the same numbers bit for bit. */
 static int keep_source_state(akt_population *pop, akt_error *err)
 {
     size_t S = pop->S, P1 = pop->rows[AKT_POINTS_SOURCE_TRAIN];
@@ -1071,6 +1072,78 @@ int akt_population_run_euler(akt_population *pop, const akt_population_phase *ph
     if (status == AKT_OK && source)
         status = keep_source_state(pop, err);
     return status;
+}
+
+/* ---- keeping a source run for later solves ------------------------------------------------- */
+
+struct akt_population_source {
+    akt_activation activation;
+    size_t S, D, P1;
+    unsigned long seed, replica;
+    double t, gamma, lambda;  /* the source phase's end time, gamma and weight decay */
+    double *state;            /* S x (P1 + 1): a (S x P1) then z (S), actual values at t */
+};
+
+double akt_population_source_gib(size_t neurons, size_t source_rows)
+{
+    double doubles = (double)neurons * (double)(source_rows + 1);
+    return (doubles * sizeof(double) + sizeof(akt_population_source)) /
+           (1024.0 * 1024.0 * 1024.0);
+}
+
+void akt_population_source_free(akt_population_source *source)
+{
+    if (!source)
+        return;
+    free(source->state);
+    free(source);
+}
+
+akt_population_source *akt_population_source_save(const akt_population *pop, akt_error *err)
+{
+    if (pop->kind != STATE_SOURCE || !pop->source_done)
+        return akt_error_set(err, AKT_ERR_INPUT, "population: only a finished source run can be "
+                             "saved (save it before a target phase starts)"), NULL;
+    size_t S = pop->S, P1 = pop->rows[AKT_POINTS_SOURCE_TRAIN], n = S * (P1 + 1);
+    akt_population_source *source = calloc(1, sizeof *source);
+    if (source)
+        source->state = malloc(n * sizeof *source->state);
+    if (!source || !source->state) {
+        akt_population_source_free(source);
+        return akt_error_set(err, AKT_ERR_MEMORY, "out of memory saving a source state (%.3g GiB)",
+                             akt_population_source_gib(S, P1)), NULL;
+    }
+    source->activation = pop->activation;
+    source->S = S;
+    source->D = pop->D;
+    source->P1 = P1;
+    source->seed = pop->seed;
+    source->replica = pop->replica;
+    source->t = pop->t;
+    source->gamma = pop->gamma;
+    source->lambda = pop->lambda;
+    memcpy(source->state, pop->y_source, n * sizeof *source->state);
+    return source;
+}
+
+int akt_population_source_restore(akt_population *pop, const akt_population_source *source,
+                                  akt_error *err)
+{
+    if (pop->kind == STATE_NONE)
+        return akt_error_set(err, AKT_ERR_INPUT, "population: not sampled");
+    size_t S = pop->S, P1 = pop->rows[AKT_POINTS_SOURCE_TRAIN];
+    if (source->activation != pop->activation || source->S != S || source->D != pop->D ||
+        source->P1 != P1 || source->seed != pop->seed || source->replica != pop->replica)
+        return akt_error_set(err, AKT_ERR_INPUT, "population: the saved source state belongs to "
+                             "another population (activation, neurons, dimension, source split "
+                             "size, seed or replica differ)");
+    memcpy(pop->y_source, source->state, S * (P1 + 1) * sizeof *pop->y_source);
+    pop->kind = STATE_SOURCE;
+    pop->t = source->t;
+    pop->gamma = source->gamma;
+    pop->lambda = source->lambda;
+    pop->delta = 0.0;
+    return keep_source_state(pop, err);
 }
 
 /* ---- source kernel and readout regime ------------------------------------------------------ */
@@ -1307,27 +1380,50 @@ static int state_losses(akt_population *pop, akt_points train, akt_points test, 
     return AKT_OK;
 }
 
-/* One replica: source, then each wanted regime. */
-static int solve_replica(const akt_spec *spec, akt_population *pop, const bool wanted[],
-                         unsigned long replica, regime_tally tally[], double *f, int *failed_regime,
-                         akt_error *err)
+/* The source phase of one replica, from a fresh sample: run and tallied (and, when saved is not
+ * NULL, a copy of its state saved into *saved; a copy that does not fit in memory is simply not
+ * kept: *saved stays NULL), or with reuse restored from *saved (nothing tallied). */
+static int replica_source(const akt_spec *spec, akt_population *pop, unsigned long replica,
+                          akt_population_source **saved, bool reuse, regime_tally tally[],
+                          double *f, akt_error *err)
 {
     akt_population_run run;
     double train, test, start = now_seconds();
     akt_population_sample(pop, spec->seed, replica);
+    if (reuse)
+        return *saved ? akt_population_source_restore(pop, *saved, err)
+                      : akt_error_set(err, AKT_ERR_INPUT, "population: no saved source for "
+                                      "replica %lu", replica);
     akt_population_phase source = make_phase(spec, spec->source.gamma, spec->source.weight_decay,
                                              0.0, spec->source.time);
-    akt_population_phase target = make_phase(spec, spec->target.gamma, spec->target.weight_decay,
-                                             spec->target.elastic, spec->target.time);
     int status;
-    *failed_regime = AKT_REGIME_SOURCE;
     if ((status = akt_population_run_source(pop, &source, &run, err)) != AKT_OK)
         return status;
+    if (saved) {
+        akt_error ignored = {0};
+        *saved = akt_population_source_save(pop, &ignored);
+    }
     if ((status = state_losses(pop, AKT_POINTS_SOURCE_TRAIN, AKT_POINTS_SOURCE_TEST, f, &train,
                                &test, err)) != AKT_OK)
         return status;
     tally_add(&tally[AKT_REGIME_SOURCE], test, train, &run);
     tally[AKT_REGIME_SOURCE].seconds += now_seconds() - start;
+    return AKT_OK;
+}
+
+/* One replica: source (run, or restored with reuse), then each wanted regime. */
+static int solve_replica(const akt_spec *spec, akt_population *pop, const bool wanted[],
+                         unsigned long replica, akt_population_source **saved, bool reuse,
+                         regime_tally tally[], double *f, int *failed_regime, akt_error *err)
+{
+    akt_population_run run;
+    double train, test, start;
+    akt_population_phase target = make_phase(spec, spec->target.gamma, spec->target.weight_decay,
+                                             spec->target.elastic, spec->target.time);
+    int status;
+    *failed_regime = AKT_REGIME_SOURCE;
+    if ((status = replica_source(spec, pop, replica, saved, reuse, tally, f, err)) != AKT_OK)
+        return status;
 
     if (wanted[AKT_REGIME_SCRATCH]) {
         start = now_seconds();
@@ -1417,7 +1513,17 @@ int akt_population_transfer(const akt_spec *spec, const akt_data *data,
                             const bool wanted_in[AKT_REGIME_COUNT], akt_solution *solution,
                             akt_error *err)
 {
+    return akt_population_transfer_sources(spec, data, wanted_in, NULL, false, solution, err);
+}
+
+int akt_population_transfer_sources(const akt_spec *spec, const akt_data *data,
+                                    const bool wanted_in[AKT_REGIME_COUNT],
+                                    akt_population_source **sources, bool reuse,
+                                    akt_solution *solution, akt_error *err)
+{
     memset(solution, 0, sizeof *solution);
+    if (reuse && !sources)
+        return akt_error_set(err, AKT_ERR_INPUT, "population: reuse without saved sources");
     bool wanted[AKT_REGIME_COUNT];
     memcpy(wanted, wanted_in, sizeof wanted);
     wanted[AKT_REGIME_SOURCE] = true;
@@ -1450,7 +1556,8 @@ int akt_population_transfer(const akt_spec *spec, const akt_data *data,
     }
     for (size_t replica = 0; replica < R && status == AKT_OK; replica++) {
         int failed_regime = AKT_REGIME_SOURCE;
-        status = solve_replica(spec, pop, wanted, replica, tally, f, &failed_regime, err);
+        status = solve_replica(spec, pop, wanted, replica, sources ? &sources[replica] : NULL,
+                               reuse, tally, f, &failed_regime, err);
         if (status != AKT_OK) {
             tally[failed_regime].failed = true;
             akt_error_prefix(err, "regime %s, replica %zu: ",

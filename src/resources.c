@@ -103,6 +103,24 @@ double akt_resources_estimate_gib(const akt_spec *spec, const akt_data *data, ak
     return doubles * sizeof(double) / BYTES_PER_GIB;
 }
 
+double akt_resources_source_state_gib(const akt_spec *spec, const akt_data *data,
+                                      akt_method method)
+{
+    problem_sizes s = sizes_of(spec, data);
+    switch (method) {
+    case AKT_METHOD_EXACT:
+        return (spec->source.time == AKT_TIME_CONVERGE ? s.D : (1.0 + s.D) * (1.0 + s.D)) *
+               sizeof(double) / BYTES_PER_GIB;
+    case AKT_METHOD_POPULATION:
+        return (double)spec->solver.replicas *
+               akt_population_source_gib((size_t)spec->solver.neurons, (size_t)s.P1);
+    case AKT_METHOD_CONVEX:
+        return (s.P1 + 1.0) * (s.D + 1.0) * sizeof(double) / BYTES_PER_GIB;
+    default:
+        return 0.0;
+    }
+}
+
 double akt_resources_physical_gib(void)
 {
     long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGESIZE);

@@ -335,6 +335,7 @@ void akt_sweep_solver_free(akt_sweep_solver *solver)
 {
     if (solver->data_loaded)
         akt_data_free(&solver->data);
+    akt_source_cache_free(solver->sources);
     memset(solver, 0, sizeof *solver);
 }
 
@@ -357,6 +358,9 @@ int akt_sweep_solve_point(akt_sweep_solver *solver, size_t point, akt_solution *
                           akt_error *err)
 {
     memset(solution, 0, sizeof *solution);
+    if (!solver->sources &&
+        !(solver->sources = akt_source_cache_alloc(AKT_SOURCE_CACHE_CAPACITY, err)))
+        return err->status;
     akt_spec spec;
     int status = akt_sweep_point_spec(solver->grid, point, &spec, err);
     if (status != AKT_OK)
@@ -375,7 +379,7 @@ int akt_sweep_solve_point(akt_sweep_solver *solver, size_t point, akt_solution *
         solver->data_point = point;
         solver->data_loads++;
     }
-    status = akt_solve(&spec, &solver->data, solution, err);
+    status = akt_solve_cached(&spec, &solver->data, solver->sources, solution, err);
     akt_spec_free(&spec);
     if (status != AKT_OK)
         akt_error_prefix(err, "sweep point %zu", point);
@@ -1030,6 +1034,10 @@ static int run_serial(const akt_sweep_grid *grid, sweep_sink *sink, akt_sweep_su
         status = sink_add(sink, point, &solution, err);
     }
     summary->data_loads = solver.data_loads;
+    akt_source_cache_stats sources;
+    akt_source_cache_statistics(solver.sources, &sources);
+    summary->source_runs = sources.misses;
+    summary->source_reuses = sources.hits;
     akt_sweep_solver_free(&solver);
     return status;
 }
@@ -1044,7 +1052,8 @@ enum { TAG_RESULT = 1, TAG_WORK = 2 };
 typedef struct {
     long point;
     int status;
-    size_t data_loads;
+    size_t data_loads;           /* added by this point */
+    size_t source_runs, source_reuses;
     char message[AKT_ERROR_MESSAGE_SIZE];
     akt_solution solution;
 } worker_report;
@@ -1071,8 +1080,17 @@ static void run_worker(const akt_sweep_grid *grid)
         report = &fallback;   /* too little memory for a report: still answer, with the error */
     report->point = -1;
     report->status = report == &fallback ? AKT_ERR_MEMORY : AKT_OK;
+    /* Counts are sent as what the last point added, so that rank 0 can sum the reports. */
+    size_t loads = 0, runs = 0, reuses = 0;
     for (;;) {
-        report->data_loads = solver.data_loads;
+        akt_source_cache_stats sources;
+        akt_source_cache_statistics(solver.sources, &sources);
+        report->data_loads = solver.data_loads - loads;
+        report->source_runs = sources.misses - runs;
+        report->source_reuses = sources.hits - reuses;
+        loads = solver.data_loads;
+        runs = sources.misses;
+        reuses = sources.hits;
         MPI_Send(report, (int)sizeof *report, MPI_BYTE, 0, TAG_RESULT, MPI_COMM_WORLD);
         long point;
         MPI_Recv(&point, 1, MPI_LONG, 0, TAG_WORK, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
@@ -1106,6 +1124,8 @@ static int run_coordinator(const akt_sweep_grid *grid, sweep_sink *sink, int siz
         MPI_Recv(into, (int)sizeof *into, MPI_BYTE, MPI_ANY_SOURCE, TAG_RESULT, MPI_COMM_WORLD, &source);
         if (into->point >= 0) {
             summary->data_loads += into->data_loads;
+            summary->source_runs += into->source_runs;
+            summary->source_reuses += into->source_reuses;
             if (!recordable(into->status)) {
                 if (status == AKT_OK)
                     status = akt_error_set(err, into->status, "%s", into->message);

@@ -3,7 +3,10 @@
  * THEORY.md section 3 defines the regimes; DESIGN.md ("Decisions: Methods") says which method
  * serves which. This file owns the order of work (the source is solved once and shared by the
  * readout and joint regimes), the losses, the timing, and the refusal of requests no
- * implemented method can serve. The numerics live in the method modules (exact.h). */
+ * implemented method can serve. The numerics live in the method modules (exact.h). With a
+ * source cache (akt_solve_cached) the source phase of a method family is looked up first and,
+ * when it ran, kept: each family knows what its source state is (moment matrix or fixed point,
+ * convex atoms, per-replica population states); source_cache.c knows only keys and memory. */
 #include "akt/transfer.h"
 
 #include <math.h>
@@ -18,6 +21,7 @@
 #include "akt/exact.h"
 #include "akt/population.h"
 #include "akt/resources.h"
+#include "source_cache.h"
 
 /* ---- small helpers ---------------------------------------------------------------------- */
 
@@ -185,6 +189,27 @@ int akt_transfer_method(const akt_spec *spec, akt_regime regime, akt_method *met
     return AKT_OK;
 }
 
+/* ---- kept source phases (transfer.h: akt_solve_cached) -------------------------------------- */
+
+/* The kept state of the source phase of (spec, data) by method, or NULL (also for a NULL cache).
+ * On a hit *source is the kept source row. On a miss *keep says whether the state about to be
+ * computed may be kept: the cache made room for it under the memory limit. */
+static void *kept_source(akt_source_cache *cache, const akt_spec *spec, const akt_data *data,
+                         akt_method method, akt_result *source, bool *keep)
+{
+    *keep = false;
+    if (!cache)
+        return NULL;
+    double solve_gib = akt_resources_estimate_gib(spec, data, method, 0);
+    void *state = akt_source_cache_find(cache, spec, data, method, source);
+    if (state)
+        akt_source_cache_fit(cache, data, solve_gib);
+    else
+        *keep = akt_source_cache_reserve(cache, data, solve_gib,
+                                         akt_resources_source_state_gib(spec, data, method));
+    return state;
+}
+
 /* ---- method exact: linear networks --------------------------------------------------------- */
 
 /* The source state the readout and joint regimes start from: moments for a finite source time,
@@ -338,6 +363,90 @@ static int exact_source_phase(const akt_spec *spec, const akt_data *data, exact_
     return exact_flow_phase(state->moments, &data->source, &data->source_test, data->dim,
                             spec->source.gamma, spec->source.weight_decay, 0.0, spec->source.time,
                             spec, result, err);
+}
+
+/* A kept exact source: the moment matrix after a finite source time, or the fixed point. */
+typedef struct {
+    size_t n;          /* the moment matrix is n x n (0 with a fixed point) */
+    double *matrix;
+    double *beta;      /* D values, time converge */
+} exact_kept;
+
+static void exact_kept_free(void *kept)
+{
+    exact_kept *k = kept;
+    if (!k)
+        return;
+    free(k->matrix);
+    free(k->beta);
+    free(k);
+}
+
+/* Copies the source state for the cache (the readout and joint regimes consume the original);
+ * NULL when the copy does not fit. The moment flow keeps its matrix exactly symmetric, so
+ * akt_moments_set (which symmetrises) gives it back bit for bit. */
+static exact_kept *exact_keep_copy(const exact_source *state, size_t dim, double *gib)
+{
+    exact_kept *k = calloc(1, sizeof *k);
+    if (!k)
+        return NULL;
+    size_t count = dim;
+    if (state->moments) {
+        k->n = akt_moments_size(state->moments);
+        count = k->n * k->n;
+        k->matrix = malloc(count * sizeof *k->matrix);
+        if (k->matrix)
+            memcpy(k->matrix, akt_moments_matrix(state->moments), count * sizeof *k->matrix);
+    } else {
+        k->beta = malloc(dim * sizeof *k->beta);
+        if (k->beta)
+            memcpy(k->beta, state->beta, dim * sizeof *k->beta);
+    }
+    if (!k->matrix && !k->beta) {
+        exact_kept_free(k);
+        return NULL;
+    }
+    *gib = (double)count * sizeof(double) / (1024.0 * 1024.0 * 1024.0);
+    return k;
+}
+
+/* The source state from a kept one: a fresh copy, since the joint regime consumes it. */
+static int exact_source_restore(const exact_kept *kept, const akt_spec *spec, size_t dim,
+                                exact_source *state, akt_error *err)
+{
+    if (kept->beta) {
+        state->beta = malloc(dim * sizeof *state->beta);
+        if (!state->beta)
+            return out_of_memory(err, "source fixed point");
+        memcpy(state->beta, kept->beta, dim * sizeof *state->beta);
+        return AKT_OK;
+    }
+    state->moments = akt_moments_alloc(dim, err);
+    if (!state->moments)
+        return err->status;
+    akt_moments_set_min_step(state->moments, spec->solver.min_step);
+    return akt_moments_set(state->moments, kept->matrix, kept->n, err);
+}
+
+/* The source phase of method exact: restored from the cache, or run (and kept when the cache
+ * has room). */
+static int exact_source_cached(const akt_spec *spec, const akt_data *data, akt_source_cache *cache,
+                               exact_source *state, akt_result *result, akt_error *err)
+{
+    bool keep;
+    const exact_kept *kept = kept_source(cache, spec, data, AKT_METHOD_EXACT, result, &keep);
+    if (kept)
+        return exact_source_restore(kept, spec, data->dim, state, err);
+    int status = exact_source_phase(spec, data, state, result, err);
+    result_finish(result);
+    if (status == AKT_OK && keep) {
+        double gib = 0.0;
+        exact_kept *copy = exact_keep_copy(state, data->dim, &gib);
+        if (copy)
+            akt_source_cache_keep(cache, spec, data, AKT_METHOD_EXACT, result, copy,
+                                  exact_kept_free, gib);
+    }
+    return status;
 }
 
 static int exact_scratch(const akt_spec *spec, const akt_data *data, akt_result *result,
@@ -731,12 +840,11 @@ static akt_result *next_result(akt_solution *solution, akt_regime regime, akt_me
 }
 
 static int solve_exact(const akt_spec *spec, const akt_data *data, const bool *wanted,
-                       akt_solution *solution, akt_error *err)
+                       akt_source_cache *cache, akt_solution *solution, akt_error *err)
 {
     exact_source state = {NULL, NULL};
     akt_result *result = next_result(solution, AKT_REGIME_SOURCE, AKT_METHOD_EXACT);
-    int status = exact_source_phase(spec, data, &state, result, err);
-    result_finish(result);
+    int status = exact_source_cached(spec, data, cache, &state, result, err);
     if (status == AKT_OK && wanted[AKT_REGIME_SCRATCH]) {
         result = next_result(solution, AKT_REGIME_SCRATCH, AKT_METHOD_EXACT);
         status = exact_scratch(spec, data, result, err);
@@ -853,15 +961,45 @@ static int convex_source_kernel(const void *source, const akt_spec *spec, const 
                              dim, out, err);
 }
 
+static void convex_kept_free(void *kept)
+{
+    akt_convex_free(kept);
+    free(kept);
+}
+
+/* Hands a finished convex source to the cache (the solve has read it for the last time). */
+static void convex_keep(akt_source_cache *cache, const akt_spec *spec, const akt_data *data,
+                        const akt_result *result, akt_convex_solution *source)
+{
+    akt_convex_solution *kept = malloc(sizeof *kept);
+    if (!kept)
+        return;
+    *kept = *source;
+    memset(source, 0, sizeof *source);
+    double gib = (double)kept->K * (double)(kept->D + 1) * sizeof(double) /
+                 (1024.0 * 1024.0 * 1024.0);
+    akt_source_cache_keep(cache, spec, data, AKT_METHOD_CONVEX, result, kept, convex_kept_free,
+                          gib);
+}
+
 static int solve_convex(const akt_spec *spec, const akt_data *data, const bool *wanted,
-                        akt_solution *solution, akt_error *err)
+                        akt_source_cache *cache, akt_solution *solution, akt_error *err)
 {
     akt_convex_solution source = {0}, scratch = {0};
     akt_result *result = next_result(solution, AKT_REGIME_SOURCE, AKT_METHOD_CONVEX);
-    int status = convex_phase(spec, &data->source, &data->source_test, data->dim,
+    akt_result *source_result = result;
+    bool keep;
+    /* The readout regime only reads the source's atoms, so a kept one serves as it is. */
+    const akt_convex_solution *used =
+        kept_source(cache, spec, data, AKT_METHOD_CONVEX, result, &keep);
+    int status = AKT_OK;
+    if (!used) {
+        status = convex_phase(spec, &data->source, &data->source_test, data->dim,
                               spec->source.gamma, spec->source.weight_decay,
                               CONVEX_STREAM_SOURCE, &source, result, err);
-    result_finish(result);
+        result_finish(result);
+        used = &source;
+    }
     if (status == AKT_OK && wanted[AKT_REGIME_SCRATCH]) {
         result = next_result(solution, AKT_REGIME_SCRATCH, AKT_METHOD_CONVEX);
         status = convex_phase(spec, &data->target, &data->test, data->dim, spec->target.gamma,
@@ -871,13 +1009,15 @@ static int solve_convex(const akt_spec *spec, const akt_data *data, const bool *
     }
     if (status == AKT_OK && wanted[AKT_REGIME_READOUT]) {
         result = next_result(solution, AKT_REGIME_READOUT, AKT_METHOD_CONVEX);
-        status = readout_regime(spec, data, convex_source_kernel, &source, result, err);
+        status = readout_regime(spec, data, convex_source_kernel, used, result, err);
         result_finish(result);
     }
     if (status == AKT_OK && wanted[AKT_REGIME_JOINT]) /* make_plan never lets this through */
         status = akt_error_set(err, AKT_ERR_INPUT, "the joint regime has no convex form");
     if (status != AKT_OK)
         akt_error_prefix(err, "regime %s: ", akt_regime_name(result->regime));
+    if (keep && source_result->converged)
+        convex_keep(cache, spec, data, source_result, &source);
     akt_convex_free(&source);
     akt_convex_free(&scratch);
     return status;
@@ -897,21 +1037,89 @@ static double largest_mc_error(const akt_solution *solution)
     return worst;
 }
 
+/* A kept population source: one saved source run per replica. */
+typedef struct {
+    size_t replicas;
+    akt_population_source **sources;
+} population_kept;
+
+static void population_kept_free(void *kept)
+{
+    population_kept *k = kept;
+    if (!k)
+        return;
+    for (size_t r = 0; k->sources && r < k->replicas; r++)
+        akt_population_source_free(k->sources[r]);
+    free(k->sources);
+    free(k);
+}
+
+static population_kept *population_kept_alloc(size_t replicas)
+{
+    population_kept *k = calloc(1, sizeof *k);
+    if (k)
+        k->sources = calloc(replicas, sizeof *k->sources);
+    if (!k || !k->sources) {
+        population_kept_free(k);
+        return NULL;
+    }
+    k->replicas = replicas;
+    return k;
+}
+
+/* One population solve at the spec's neurons: the replicas' source runs restored from the cache
+ * (the source row is then the kept one), or run and kept when the cache has room and every
+ * replica's source finished. */
+static int population_cached(const akt_spec *spec, const akt_data *data, const bool *wanted,
+                             akt_source_cache *cache, akt_solution *solution, akt_error *err)
+{
+    akt_result kept_row;
+    bool keep;
+    population_kept *kept = kept_source(cache, spec, data, AKT_METHOD_POPULATION, &kept_row,
+                                        &keep);
+    if (kept) {
+        int status = akt_population_transfer_sources(spec, data, wanted, kept->sources, true,
+                                                     solution, err);
+        if (solution->count > 0 && solution->results[0].regime == AKT_REGIME_SOURCE)
+            solution->results[0] = kept_row;
+        return status;
+    }
+    population_kept *fresh = keep ? population_kept_alloc((size_t)spec->solver.replicas) : NULL;
+    if (!fresh)
+        return akt_population_transfer(spec, data, wanted, solution, err);
+    int status = akt_population_transfer_sources(spec, data, wanted, fresh->sources, false,
+                                                 solution, err);
+    bool complete = solution->count > 0 && solution->results[0].regime == AKT_REGIME_SOURCE &&
+                    solution->results[0].converged;
+    for (size_t r = 0; r < fresh->replicas; r++)
+        complete = complete && fresh->sources[r];
+    if (complete)
+        akt_source_cache_keep(cache, spec, data, AKT_METHOD_POPULATION, &solution->results[0],
+                              fresh, population_kept_free,
+                              (double)fresh->replicas *
+                                  akt_population_source_gib((size_t)spec->solver.neurons,
+                                                            data->source.rows));
+    else
+        population_kept_free(fresh);
+    return status;
+}
+
 /* The population solve, grown until every regime's mc_error is below solver.target_mc_error
  * (when it is > 0). mc_error falls like 1/sqrt(S), so the next S is the current one times
- * (mc_error / target)^2, with 10 percent to spare, rounded up to an even count. */
+ * (mc_error / target)^2, with 10 percent to spare, rounded up to an even count. Each round is
+ * a solve of its own for the cache (its neurons are part of the source's key). */
 static int solve_population(const akt_spec *spec, const akt_data *data, const bool *wanted,
-                            akt_solution *solution, akt_error *err)
+                            akt_source_cache *cache, akt_solution *solution, akt_error *err)
 {
     double target = spec->solver.target_mc_error;
     if (!(target > 0))
-        return akt_population_transfer(spec, data, wanted, solution, err);
+        return population_cached(spec, data, wanted, cache, solution, err);
     akt_spec grown;
     int status = akt_spec_copy(&grown, spec, err);
     if (status != AKT_OK)
         return status;
     for (int round = 0;; round++) {
-        status = akt_population_transfer(&grown, data, wanted, solution, err);
+        status = population_cached(&grown, data, wanted, cache, solution, err);
         double reached = largest_mc_error(solution);
         if (status != AKT_OK || reached <= target)
             break;
@@ -942,27 +1150,29 @@ static int solve_population(const akt_spec *spec, const akt_data *data, const bo
 
 /* The source phase and the wanted regimes, all by one method. */
 static int solve_family(akt_method method, const akt_spec *spec, const akt_data *data,
-                        const bool *wanted, akt_solution *solution, akt_error *err)
+                        const bool *wanted, akt_source_cache *cache, akt_solution *solution,
+                        akt_error *err)
 {
     switch (method) {
-    case AKT_METHOD_EXACT: return solve_exact(spec, data, wanted, solution, err);
+    case AKT_METHOD_EXACT: return solve_exact(spec, data, wanted, cache, solution, err);
     case AKT_METHOD_LAZY: return solve_lazy(spec, data, wanted, solution, err);
-    case AKT_METHOD_CONVEX: return solve_convex(spec, data, wanted, solution, err);
-    case AKT_METHOD_POPULATION: return solve_population(spec, data, wanted, solution, err);
+    case AKT_METHOD_CONVEX: return solve_convex(spec, data, wanted, cache, solution, err);
+    case AKT_METHOD_POPULATION: return solve_population(spec, data, wanted, cache, solution, err);
     case AKT_METHOD_AUTO: break;
     }
     return akt_error_set(err, AKT_ERR_INPUT, "no method resolved");
 }
 
 /* The scratch regime by a method other than the source's: the family solver of that method
- * with only scratch wanted (a source it computes on the way is discarded). */
+ * with only scratch wanted (a source it computes on the way is discarded, or kept in the
+ * cache like any other). */
 static int solve_scratch_apart(akt_method method, const akt_spec *spec, const akt_data *data,
-                               akt_result *scratch, akt_error *err)
+                               akt_source_cache *cache, akt_result *scratch, akt_error *err)
 {
     bool wanted[AKT_REGIME_COUNT] = {false};
     wanted[AKT_REGIME_SCRATCH] = true;
     akt_solution apart;
-    int status = solve_family(method, spec, data, wanted, &apart, err);
+    int status = solve_family(method, spec, data, wanted, cache, &apart, err);
     const akt_result *found = akt_solution_find(&apart, AKT_REGIME_SCRATCH);
     if (found)
         *scratch = *found;
@@ -982,6 +1192,12 @@ static void insert_scratch(akt_solution *solution, const akt_result *scratch)
 }
 
 int akt_solve(const akt_spec *spec, const akt_data *data, akt_solution *solution, akt_error *err)
+{
+    return akt_solve_cached(spec, data, NULL, solution, err);
+}
+
+int akt_solve_cached(const akt_spec *spec, const akt_data *data, akt_source_cache *cache,
+                     akt_solution *solution, akt_error *err)
 {
     memset(solution, 0, sizeof *solution);
     solve_plan plan;
@@ -1003,11 +1219,12 @@ int akt_solve(const akt_spec *spec, const akt_data *data, akt_solution *solution
                          plan.methods[AKT_REGIME_SCRATCH] != source_method;
     if (scratch_apart)
         wanted[AKT_REGIME_SCRATCH] = false;
-    status = solve_family(source_method, spec, data, wanted, solution, err);
+    status = solve_family(source_method, spec, data, wanted, cache, solution, err);
     if (status != AKT_OK || !scratch_apart)
         return status;
     akt_result scratch;
-    status = solve_scratch_apart(plan.methods[AKT_REGIME_SCRATCH], spec, data, &scratch, err);
+    status = solve_scratch_apart(plan.methods[AKT_REGIME_SCRATCH], spec, data, cache, &scratch,
+                                 err);
     insert_scratch(solution, &scratch);
     return status;
 }

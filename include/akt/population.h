@@ -46,6 +46,33 @@ int akt_population_transfer(const akt_spec *spec, const akt_data *data,
 
 #define AKT_POPULATION_MEMORY_LIMIT_GIB 16.0
 
+/* One replica's finished source run, detached from its population: the source state (a, z) at
+ * T1 on the source training points (S (P1 + 1) doubles) and the phase's T1, gamma1, lambda1.
+ * Nothing else needs keeping: h0 on any point comes again from the same w0 stream (a
+ * population sampled for the same seed and replica draws the same w0 and z0), and the source
+ * features on target points follow from the reduced form (THEORY.md section 3)
+ *     h_s(x) = e^{-lambda1 T1} h0(x) + sum_mu C(x, x1_mu) a_mu,
+ * so a saved source serves data whose target and test splits differ from the ones it was run
+ * with, as long as the source split is the same. */
+typedef struct akt_population_source akt_population_source;
+
+/* akt_population_transfer, with the source phase carried between solves (akt_solve_cached).
+ * sources: NULL (plain akt_population_transfer) or spec->solver.replicas slots.
+ * reuse false: the source phase runs; slot r receives a copy of replica r's finished source
+ * state (akt_population_source_save; the slots must be NULL on entry; a slot stays NULL when
+ * its replica did not get that far or its copy did not fit in memory: a caller keeps the set
+ * only when every slot is filled). reuse true: every slot holds the source of replica r saved
+ * by an earlier call whose source phase was the same (activation, source phase, solver
+ * settings, seed, source split: the caller checks; sizes, seed and replica are checked here);
+ * the source phase is not run, and the source result is a placeholder (NaN losses, converged
+ * false, 0 seconds) that the caller replaces by the result of the run that made the sources.
+ * The target regimes are then bit for bit those of a fresh solve (see
+ * akt_population_source_restore). */
+int akt_population_transfer_sources(const akt_spec *spec, const akt_data *data,
+                                    const bool wanted[AKT_REGIME_COUNT],
+                                    akt_population_source **sources, bool reuse,
+                                    akt_solution *solution, akt_error *err);
+
 /* Estimated bytes of a population of `neurons` neurons on data (in GiB). */
 double akt_population_memory_gib(const akt_data *data, size_t neurons);
 
@@ -108,6 +135,23 @@ void akt_population_sample(akt_population *pop, unsigned long seed, unsigned lon
  * from which h_s on the target points is kept for the readout and joint regimes. */
 int akt_population_run_source(akt_population *pop, const akt_population_phase *phase,
                               akt_population_run *run, akt_error *err);
+
+/* A copy of the finished source run of pop (call right after akt_population_run_source, before
+ * a target phase starts; else AKT_ERR_INPUT). NULL with AKT_ERR_MEMORY when it does not fit. */
+akt_population_source *akt_population_source_save(const akt_population *pop, akt_error *err);
+
+/* Puts a saved source run back into pop, which must be sampled (akt_population_sample) for the
+ * same seed and replica, have the same activation, neurons and dimension, and whose data must
+ * hold the same source split as the run's (the caller's check: only the sizes are visible
+ * here; AKT_ERR_INPUT when they differ). h_s on pop's target and test points is recomputed from
+ * the state exactly as akt_population_run_source computes it, so everything after is bit for
+ * bit what a fresh source run on pop would give. */
+int akt_population_source_restore(akt_population *pop, const akt_population_source *source,
+                                  akt_error *err);
+void akt_population_source_free(akt_population_source *source);
+
+/* Memory of one saved source of `neurons` neurons on source_rows source points, in GiB. */
+double akt_population_source_gib(size_t neurons, size_t source_rows);
 
 /* Target phase starts: scratch (fresh initialisation: the sampled h0 and z0) or joint (hidden
  * weights at the source state, readout zero, the source z, or fresh antithetic N(0,1)).

@@ -25,6 +25,14 @@
 double akt_resources_estimate_gib(const akt_spec *spec, const akt_data *data, akt_method method,
                                   long width);
 
+/* Estimated memory in GiB of the source state a source cache keeps for a solve whose source
+ * phase runs by method (transfer.h: akt_solve_cached), without the copies of the source splits
+ * the cache adds: exact, the (1 + D)^2 moment matrix (D doubles at time converge); population,
+ * S (P1 + 1) doubles per replica; convex, its atoms, at most P1 + 1 of D + 1 doubles each (the
+ * representer bound of THEORY.md section 4, with one to spare); lazy: 0 (never kept). */
+double akt_resources_source_state_gib(const akt_spec *spec, const akt_data *data,
+                                      akt_method method);
+
 /* Physical memory of the machine in GiB (sysconf(_SC_PHYS_PAGES) * page size); 0 if unknown. */
 double akt_resources_physical_gib(void);
 

@@ -73,13 +73,17 @@ int akt_sweep_validate(const akt_sweep_grid *grid, akt_error *err);
 
 /* Solves points while keeping the last loaded data: points whose seed and data.* axis values
  * equal the previous point's reuse its data (the data depend on those keys alone), so e.g.
- * Fashion-MNIST is read once for a sweep over gammas. */
+ * Fashion-MNIST is read once for a sweep over gammas. Source phases are shared too: a source
+ * cache of AKT_SOURCE_CACHE_CAPACITY states (transfer.h, akt_solve_cached) lets every point
+ * whose source settings and source data equal a recent point's reuse its source phase, with
+ * rows equal to a fresh solve's. */
 typedef struct {
     const akt_sweep_grid *grid;
     akt_data data;
     bool data_loaded;
     size_t data_point;       /* the point the loaded data were built for */
     size_t data_loads;       /* how many times data were loaded (for tests) */
+    akt_source_cache *sources;   /* allocated at the first point */
 } akt_sweep_solver;
 
 void akt_sweep_solver_init(akt_sweep_solver *solver, const akt_sweep_grid *grid);
@@ -152,6 +156,8 @@ typedef struct {
     size_t solved;               /* solved by this run */
     size_t failed;               /* of those, with a numerical failure (rows converged false) */
     size_t data_loads;           /* data builds (serial run; sum over ranks with MPI) */
+    size_t source_runs;          /* source phases run by a cached method (sum over ranks) */
+    size_t source_reuses;        /* points that reused a kept source phase (sum over ranks) */
 } akt_sweep_summary;
 
 /* Solves every point not yet in the table and records it as it finishes. A numerical failure

@@ -337,6 +337,10 @@ static int sweep_with_grid(const arguments *args, const akt_sweep_grid *grid, ak
     if (status == AKT_OK && summary.failed && akt_sweep_rank() == 0)
         fprintf(stderr, "akt: sweep: %zu of %zu points had a numerical failure (their rows have "
                 "converged false)\n", summary.failed, summary.points);
+    if (status == AKT_OK && summary.source_reuses && akt_sweep_rank() == 0)
+        fprintf(stderr, "akt: sweep: source phases: %zu run, %zu reused (points with the "
+                "same source settings and source data)\n", summary.source_runs,
+                summary.source_reuses);
     return status;
 }
 

@@ -23,6 +23,9 @@ check() { # check DESCRIPTION COMMAND...: the command must succeed
 "$akt" sweep "$spec" --set data.alignment=0,0.5,1 --set target.elastic=0,1 --out "$work/a.csv" 2>"$work/err"
 check "sweep exits 0" test $? -eq 0
 check "no temporary file stays" test ! -e "$work/a.csv.partial"
+# 12 points (target.gamma x data.alignment x target.elastic) share one source split and source
+# settings: the source phase runs once.
+check "one source phase run, 11 reused" grep -q "source phases: 1 run, 11 reused" "$work/err"
 cat >"$work/against_solve.py" <<'EOF'
 import csv, json, subprocess, sys
 akt, spec, table = sys.argv[1:4]

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # akt sweep under mpirun: the dynamic work queue gives the serial run's rows (sorted by point,
 # every column but seconds), with 2 ranks (one worker) and 3 ranks (two workers), and
-# mpirun -n 1 runs serially; a rerun under mpirun resumes (skips finished points).
+# mpirun -n 1 runs serially; a rerun under mpirun resumes (skips finished points); a population
+# sweep whose points share their source phase (one source cache per rank) gives the serial rows.
 set -u
 akt="$1"
 spec="$2"
 mpirun="$3"
+python="$4"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 failures=0
@@ -40,6 +42,22 @@ check "resumed rows equal the serial run's (but seconds)" \
     test "$(without_seconds "$work/partial.csv")" = "$(without_seconds "$work/serial.csv")"
 check "resumed rows kept the finished points' seconds" \
     test "$(head -n 37 "$work/partial.csv")" = "$(head -n 37 "$work/mpi2.csv")"
+# Population sweep (shared sources): each rank keeps its own source cache; rows still equal the
+# serial run's, and the source phases run plus reused add up to the points.
+relu="$5"
+relu_grid=(--set data.target.samples=6,10 --set target.elastic=0,0.5)
+"$akt" sweep "$relu" "${relu_grid[@]}" --out "$work/relu_serial.csv" 2>"$work/relu_err"
+check "serial population sweep exits 0" test $? -eq 0
+check "serial population sweep: one source phase run, 7 reused" \
+    grep -q "source phases: 1 run, 7 reused" "$work/relu_err"
+run_mpi 3 "$akt" sweep "$relu" "${relu_grid[@]}" --out "$work/relu_mpi.csv" 2>"$work/relu_err"
+check "mpirun -n 3 population sweep exits 0" test $? -eq 0
+check "mpirun -n 3 population rows equal the serial run's (but seconds)" \
+    test "$(without_seconds "$work/relu_mpi.csv")" = "$(without_seconds "$work/relu_serial.csv")"
+check "mpirun -n 3: at most one source run per worker, runs + reuses = 8 points" \
+    "$python" -c 'import re, sys
+m = re.search(r"source phases: (\d+) run, (\d+) reused", open(sys.argv[1]).read())
+sys.exit(not (m and 1 <= int(m[1]) <= 2 and int(m[1]) + int(m[2]) == 8))' "$work/relu_err"
 # Bad input under mpirun: exit 2 from every rank, no file.
 run_mpi 2 "$akt" sweep "$spec" --set data.alignmnt=0,1 --out "$work/bad.csv" 2>"$work/err"
 check "mpirun -n 2 with an unknown key exits 2" test $? -eq 2
