@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "akt/resources.h"
 #include "akt/transfer.h"
 
 _Static_assert(AKT_SPLIT_COUNT == AKT_POINTS_COUNT,
@@ -287,19 +288,46 @@ void akt_outputs_free(akt_outputs *outputs)
     free(outputs);
 }
 
+/* Kernels on large splits are large (M^2 doubles per matrix): refuse up front, with the
+ * estimate, what cannot fit beside the solve (DESIGN.md, Decisions: resource refusal). Kept: mean
+ * and deviation per kernel and regime; transient: the solver's two estimates, their symmetric
+ * parts, the readout block. */
+static int check_kernel_memory(const akt_outputs *o, const akt_spec *spec, akt_error *err)
+{
+    double kept = 0.0, largest = 0.0;
+    for (int r = 0; r < AKT_REGIME_COUNT; r++) {
+        const kernel_record *record = &o->records[r];
+        double square = (double)record->size * (double)record->size;
+        kept += record->active ? 2.0 * (record->has_g ? 2.0 : 1.0) * square : 0.0;
+        largest = record->active && square > largest ? square : largest;
+    }
+    double gib = (kept + 5.0 * largest) * sizeof(double) / (1024.0 * 1024.0 * 1024.0);
+    double limit = AKT_RESOURCES_MEMORY_SHARE * akt_resources_physical_gib();
+    double solve = akt_resources_estimate_gib(spec, o->data, spec->solver.method, 0);
+    if (limit > 0.0 && gib + solve > limit)
+        return akt_error_set(err, AKT_ERR_INPUT, "output.kernels: the kernels on "
+                             "output.kernel_splits (%zu points for the source regime) need an "
+                             "estimated %.1f GiB beside the solve's %.1f GiB (limit %.1f GiB); "
+                             "choose fewer or smaller splits", o->records[0].size, gib, solve,
+                             limit);
+    return AKT_OK;
+}
+
 static int kernels_alloc(akt_outputs *o, const akt_spec *spec, akt_error *err)
 {
     bool readout = spec->target.regimes[AKT_REGIME_READOUT];
     for (int r = 0; r < AKT_REGIME_COUNT; r++) {
         kernel_record *record = &o->records[r];
-        if (!regime_wanted(spec, r))
-            continue;
-        record->active = true;
-        record_layout(record, spec, o->data, (akt_regime)r, readout);
-        int status = record_alloc(record, err);
-        if (status != AKT_OK)
-            return status;
+        record->active = regime_wanted(spec, r);
+        if (record->active)
+            record_layout(record, spec, o->data, (akt_regime)r, readout);
     }
+    int status = check_kernel_memory(o, spec, err);
+    for (int r = 0; r < AKT_REGIME_COUNT && status == AKT_OK; r++)
+        if (o->records[r].active)
+            status = record_alloc(&o->records[r], err);
+    if (status != AKT_OK)
+        return status;
     akt_points training[2] = {AKT_POINTS_SOURCE_TRAIN, AKT_POINTS_TARGET_TRAIN};
     for (int i = 0; i < 2; i++) {
         const akt_split *split = split_of(o->data, training[i]);

@@ -109,6 +109,8 @@ refuse "exact at converge has no trajectory" "output.trajectory: regime scratch 
     solve "$work/exact/spec.yaml" --set target.time=converge --set target.regimes=[scratch]
 refuse "lazy kernels do not adapt" "output.kernels: regime source is served by method lazy" \
     solve "$work/pop/spec.yaml" --set solver.method=lazy --set source.weight_decay=0 --set target.weight_decay=0
+refuse "kernels too large for the machine" "output.kernels: the kernels on output.kernel_splits \(100026 points for the source regime\) need an estimated [0-9.]+ GiB" \
+    solve "$work/exact/spec.yaml" --set data.test.samples=100000 --set output.kernel_splits=[test]
 refuse "sweep" "output.kernels: only akt solve writes output files" \
     sweep "$work/exact/spec.yaml" --set target.elastic=0,1
 refuse "compare" "output.kernels: only akt solve writes output files" \
