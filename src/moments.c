@@ -40,6 +40,8 @@ struct akt_moments {
     double *S;        /* n x n, row-major; capacity (1 + 2D)^2 */
     double *scratch;  /* same capacity: start_target rebuilds S into it */
     double min_step;
+    akt_moments_observer observer;    /* NULL: none */
+    void *observer_context;
 };
 
 static int all_finite(const double *values, size_t count)
@@ -149,6 +151,12 @@ const double *akt_moments_matrix(const akt_moments *m)
 void akt_moments_set_min_step(akt_moments *m, double min_step)
 {
     m->min_step = min_step;
+}
+
+void akt_moments_set_observer(akt_moments *m, akt_moments_observer observer, void *context)
+{
+    m->observer = observer;
+    m->observer_context = context;
 }
 
 void akt_moments_predict(const akt_moments *m, const double *X, size_t M, double gamma, double *f)
@@ -271,6 +279,7 @@ typedef struct {
     gsl_odeiv2_evolve *evolve;
     double t, h, min_step;
     long steps;
+    const akt_moments *m;   /* for the observer: its S is the state being stepped */
 } integrator;
 
 /* Advances the state S to t_end (adaptive steps; a step shorter than min_step that is not the one
@@ -296,6 +305,11 @@ static int integrate_to(integrator *in, double *S, size_t D, double t_end, akt_e
         in->steps++;
         if (check_state(S, sys->n, D, in->t, err) != AKT_OK)
             return AKT_ERR_NUMERIC;
+        if (in->m->observer) {
+            int observed = in->m->observer(in->m->observer_context, in->t, in->m, err);
+            if (observed != AKT_OK)
+                return observed;
+        }
         if (in->t < t_end && in->t - t_before < in->min_step)
             return akt_error_set(err, AKT_ERR_NUMERIC, "moment closure: step size %.3g fell below "
                                  "min_step %.3g at t = %.6g", in->t - t_before, in->min_step,
@@ -381,7 +395,7 @@ static int run_flow(akt_moments *m, flow_system *sys, double T, double step_tole
 {
     size_t dimension = m->n * m->n;
     integrator in = {.system = {moment_derivative, NULL, dimension, sys}, .t = 0.0,
-                     .min_step = m->min_step};
+                     .min_step = m->min_step, .m = m};
     in.step = gsl_odeiv2_step_alloc(MOMENTS_STEPPER, dimension);
     /* Local error per step below step_tolerance (1 + |S_ij|): absolute for small moments,
      * relative for large ones. */

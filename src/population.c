@@ -43,6 +43,7 @@
 #include <gsl/gsl_randist.h>
 
 #include "akt/exact.h"
+#include "akt/output.h"
 
 #define TWO_OVER_SQRT_PI 1.12837916709551257390 /* erf'(0) */
 
@@ -83,6 +84,8 @@ struct akt_population {
     double *Psi, *model_end, *work; /* Pmax, Pmax, 3 Pmax */
     double *z_mid, *kink_moves;   /* S (z at the step's midpoint), Pmax */
     double *Q;                    /* S x Qmax: pre-activations on a queried set */
+    akt_population_observer observer;   /* called after each accepted step (NULL: none) */
+    void *observer_context;
 };
 
 /* The flow of one phase, handed to GSL as the system's parameters. */
@@ -785,6 +788,11 @@ static int integrate(akt_population *pop, flow_context *c, double *y,
         memcpy(y, pop->y_new, n * sizeof *y);
         swap_evals(&now, &end);
         pop->t = last ? t_end : pop->t + dt;
+        /* observer hook (akt_population_set_observer): the accepted state at pop->t */
+        int observed = pop->observer ? pop->observer(pop->observer_context, pop->t, pop, err)
+                                     : AKT_OK;
+        if (observed != AKT_OK)
+            return observed;
         run->steps++;
         if (log && log->replay)
             log->next++;
@@ -1203,6 +1211,116 @@ double akt_population_ntk_max(akt_population *pop)
     return pop->eigenvalues[c.P - 1]; /* ascending */
 }
 
+/* ---- observer and adapted kernels ------------------------------------------------------------- */
+
+void akt_population_set_observer(akt_population *pop, akt_population_observer observer,
+                                 void *context)
+{
+    pop->observer = observer;
+    pop->observer_context = context;
+}
+
+/* Neurons per block of akt_population_kernels: the work space is three blocks x M doubles. */
+#define KERNEL_BLOCK_NEURONS 256
+
+/* Pre-activations of neurons first .. first + count - 1 of the current state on a point set,
+ * into out (row i at out + i * ld): the block form of query_preactivations. */
+static int preactivation_block(const akt_population *pop, akt_points points, size_t first,
+                               size_t count, double *out, size_t ld, akt_error *err)
+{
+    size_t M = pop->rows[points], P;
+    const double *base, *C, *state;
+    if (pop->kind == STATE_SOURCE) {
+        base = pop->h0[points];
+        C = pop->C1[points];
+        state = pop->y_source;
+        P = pop->rows[AKT_POINTS_SOURCE_TRAIN];
+    } else if ((pop->kind == STATE_SCRATCH || pop->kind == STATE_JOINT) &&
+               (points == AKT_POINTS_TARGET_TRAIN || points == AKT_POINTS_TEST)) {
+        base = pop->kind == STATE_JOINT ? pop->hs[points] : pop->h0[points];
+        C = pop->C2[points];
+        state = pop->y_target;
+        P = pop->rows[AKT_POINTS_TARGET_TRAIN];
+    } else {
+        return akt_error_set(err, AKT_ERR_INPUT, "population: the %s state has no kernels on "
+                             "that point set", state_name(pop->kind));
+    }
+    if (M == 0)
+        return AKT_OK;
+    for (size_t i = 0; i < count; i++)
+        memcpy(out + i * ld, base + (first + i) * M, M * sizeof *out);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)count, (int)M, (int)P, 1.0,
+                state + first * P, (int)P, C, (int)M, base_factor(pop->lambda, pop->delta, pop->t),
+                out, (int)ld);
+    return AKT_OK;
+}
+
+/* Copies the upper triangle of the n x n matrix A onto its lower one. */
+static void symmetrize_upper(double *A, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < i; j++)
+            A[i * n + j] = A[j * n + i];
+}
+
+int akt_population_kernels(akt_population *pop, const bool points[AKT_POINTS_COUNT], double *Phi,
+                           double *G, akt_error *err)
+{
+    if (pop->kind != STATE_SOURCE && pop->kind != STATE_SCRATCH && pop->kind != STATE_JOINT)
+        return akt_error_set(err, AKT_ERR_INPUT, "population: kernels need a trained state");
+    if (pop->kind != STATE_SOURCE &&
+        (points[AKT_POINTS_SOURCE_TRAIN] || points[AKT_POINTS_SOURCE_TEST]))
+        return akt_error_set(err, AKT_ERR_INPUT, "population: the %s state has no kernels on the "
+                             "source points", state_name(pop->kind));
+    size_t S = pop->S, M = 0, offset[AKT_POINTS_COUNT];
+    for (int s = 0; s < AKT_POINTS_COUNT; s++) {
+        offset[s] = M;
+        M += points[s] ? pop->rows[s] : 0;
+    }
+    if (M == 0)
+        return AKT_OK;
+    const double *z = pop->kind == STATE_SOURCE
+                          ? pop->y_source + S * pop->rows[AKT_POINTS_SOURCE_TRAIN]
+                          : pop->y_target + S * pop->rows[AKT_POINTS_TARGET_TRAIN];
+    size_t block = S < KERNEL_BLOCK_NEURONS ? S : KERNEL_BLOCK_NEURONS;
+    double *H = malloc(block * M * sizeof *H), *F = malloc(block * M * sizeof *F);
+    double *Fp = malloc(block * M * sizeof *Fp);
+    int status = H && F && Fp ? AKT_OK
+                              : akt_error_set(err, AKT_ERR_MEMORY, "out of memory in the kernels");
+    memset(Phi, 0, M * M * sizeof *Phi);
+    if (G)
+        memset(G, 0, M * M * sizeof *G);
+    /* Phi = F'F / S and G = (z Fp)'(z Fp) / S, accumulated a block of neurons at a time so that
+     * the work space stays O(M) per neuron of a block, not O(S M). */
+    for (size_t first = 0; status == AKT_OK && first < S; first += block) {
+        size_t count = S - first < block ? S - first : block;
+        for (int s = 0; s < AKT_POINTS_COUNT && status == AKT_OK; s++)
+            if (points[s])
+                status = preactivation_block(pop, (akt_points)s, first, count, H + offset[s], M,
+                                             err);
+        if (status != AKT_OK)
+            break;
+        activate(pop->activation, H, F, Fp, count * M);
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)M, (int)count, 1.0 / (double)S, F,
+                    (int)M, 1.0, Phi, (int)M);
+        if (!G)
+            continue;
+        for (size_t i = 0; i < count; i++)
+            cblas_dscal((int)M, z[first + i], Fp + i * M, 1);
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)M, (int)count, 1.0 / (double)S, Fp,
+                    (int)M, 1.0, G, (int)M);
+    }
+    if (status == AKT_OK) {
+        symmetrize_upper(Phi, M);
+        if (G)
+            symmetrize_upper(G, M);
+    }
+    free(H);
+    free(F);
+    free(Fp);
+    return status;
+}
+
 /* ---- stability of the joint state ------------------------------------------------------------ */
 
 static double rms(const double *v, size_t n)
@@ -1380,12 +1498,96 @@ static int state_losses(akt_population *pop, akt_points train, akt_points test, 
     return AKT_OK;
 }
 
+/* ---- optional outputs: loss trajectories and kernels (output.h) ------------------------------ */
+
+/* What one replica hands to the outputs: every phase's losses at the clock's times (through the
+ * integrator's observer hook) and its final kernels. */
+typedef struct {
+    akt_outputs *outputs;            /* NULL: nothing is recorded */
+    bool record[AKT_REGIME_COUNT];   /* the regimes this solve hands over */
+    unsigned long replica;
+    double *f;                       /* prediction work space */
+    akt_regime regime;               /* the phase being recorded */
+    akt_points train, test;
+    akt_trajectory_clock clock;
+    double recorded;                 /* time of the phase's last row */
+} recorder;
+
+static int record_row(recorder *r, akt_population *pop, double t, akt_error *err)
+{
+    double train, test;
+    int status = state_losses(pop, r->train, r->test, r->f, &train, &test, err);
+    if (status == AKT_OK)
+        status = akt_outputs_add_losses(r->outputs, r->regime, r->replica, t, train, test, err);
+    r->recorded = t;
+    return status;
+}
+
+static int observe_step(void *context, double t, akt_population *pop, akt_error *err)
+{
+    recorder *r = context;
+    return akt_trajectory_clock_due(&r->clock, t) ? record_row(r, pop, t, err) : AKT_OK;
+}
+
+/* Before a phase run (its start state in place): the row at t = 0, and the observer on. A target
+ * start takes the phase's parameters first, so that its output is read with its gamma (readout
+ * init source starts from (gamma1/gamma2) f_source). */
+static int record_begin(recorder *r, akt_population *pop, akt_regime regime,
+                        const akt_population_phase *phase, akt_error *err)
+{
+    if (!r->record[regime] || !akt_outputs_wants_trajectory(r->outputs, regime))
+        return AKT_OK;
+    bool source = regime == AKT_REGIME_SOURCE;
+    r->regime = regime;
+    r->train = source ? AKT_POINTS_SOURCE_TRAIN : AKT_POINTS_TARGET_TRAIN;
+    r->test = source ? AKT_POINTS_SOURCE_TEST : AKT_POINTS_TEST;
+    if (!source)
+        set_phase(pop, pop->kind, phase);
+    akt_trajectory_clock_start(&r->clock, phase->time == AKT_TIME_CONVERGE ? phase->max_time
+                                                                            : phase->time);
+    int status = record_row(r, pop, 0.0, err);
+    if (status == AKT_OK)
+        akt_population_set_observer(pop, observe_step, r);
+    return status;
+}
+
+static int record_kernels(recorder *r, akt_population *pop, akt_regime regime, akt_error *err)
+{
+    bool points[AKT_POINTS_COUNT];
+    size_t M;
+    akt_outputs_kernel_splits(r->outputs, regime, points, &M);
+    double *Phi = malloc((M ? M * M : 1) * sizeof *Phi), *G = malloc((M ? M * M : 1) * sizeof *G);
+    int status = Phi && G ? akt_population_kernels(pop, points, Phi, G, err)
+                          : akt_error_set(err, AKT_ERR_MEMORY, "out of memory in the kernels");
+    if (status == AKT_OK)
+        status = akt_outputs_add_kernels(r->outputs, regime, Phi, G, err);
+    free(Phi);
+    free(G);
+    return status;
+}
+
+/* After a phase run, given the losses of its final state: the observer off, the final row (unless
+ * the observer took it at this very time) and the kernels. */
+static int record_end(recorder *r, akt_population *pop, akt_regime regime, double train,
+                      double test, akt_error *err)
+{
+    akt_population_set_observer(pop, NULL, NULL);
+    if (!r->record[regime])
+        return AKT_OK;
+    int status = AKT_OK;
+    if (akt_outputs_wants_trajectory(r->outputs, regime) && r->recorded < pop->t)
+        status = akt_outputs_add_losses(r->outputs, regime, r->replica, pop->t, train, test, err);
+    if (status == AKT_OK && akt_outputs_wants_kernels(r->outputs, regime))
+        status = record_kernels(r, pop, regime, err);
+    return status;
+}
+
 /* The source phase of one replica, from a fresh sample: run and tallied (and, when saved is not
  * NULL, a copy of its state saved into *saved; a copy that does not fit in memory is simply not
  * kept: *saved stays NULL), or with reuse restored from *saved (nothing tallied). */
 static int replica_source(const akt_spec *spec, akt_population *pop, unsigned long replica,
                           akt_population_source **saved, bool reuse, regime_tally tally[],
-                          double *f, akt_error *err)
+                          double *f, recorder *recording, akt_error *err)
 {
     akt_population_run run;
     double train, test, start = now_seconds();
@@ -1397,14 +1599,17 @@ static int replica_source(const akt_spec *spec, akt_population *pop, unsigned lo
     akt_population_phase source = make_phase(spec, spec->source.gamma, spec->source.weight_decay,
                                              0.0, spec->source.time);
     int status;
-    if ((status = akt_population_run_source(pop, &source, &run, err)) != AKT_OK)
+    recording->replica = replica;
+    if ((status = record_begin(recording, pop, AKT_REGIME_SOURCE, &source, err)) != AKT_OK ||
+        (status = akt_population_run_source(pop, &source, &run, err)) != AKT_OK)
         return status;
     if (saved) {
         akt_error ignored = {0};
         *saved = akt_population_source_save(pop, &ignored);
     }
     if ((status = state_losses(pop, AKT_POINTS_SOURCE_TRAIN, AKT_POINTS_SOURCE_TEST, f, &train,
-                               &test, err)) != AKT_OK)
+                               &test, err)) != AKT_OK ||
+        (status = record_end(recording, pop, AKT_REGIME_SOURCE, train, test, err)) != AKT_OK)
         return status;
     tally_add(&tally[AKT_REGIME_SOURCE], test, train, &run);
     tally[AKT_REGIME_SOURCE].seconds += now_seconds() - start;
@@ -1414,7 +1619,8 @@ static int replica_source(const akt_spec *spec, akt_population *pop, unsigned lo
 /* One replica: source (run, or restored with reuse), then each wanted regime. */
 static int solve_replica(const akt_spec *spec, akt_population *pop, const bool wanted[],
                          unsigned long replica, akt_population_source **saved, bool reuse,
-                         regime_tally tally[], double *f, int *failed_regime, akt_error *err)
+                         regime_tally tally[], double *f, int *failed_regime, recorder *recording,
+                         akt_error *err)
 {
     akt_population_run run;
     double train, test, start;
@@ -1422,16 +1628,19 @@ static int solve_replica(const akt_spec *spec, akt_population *pop, const bool w
                                              spec->target.elastic, spec->target.time);
     int status;
     *failed_regime = AKT_REGIME_SOURCE;
-    if ((status = replica_source(spec, pop, replica, saved, reuse, tally, f, err)) != AKT_OK)
+    if ((status = replica_source(spec, pop, replica, saved, reuse, tally, f, recording, err)) !=
+        AKT_OK)
         return status;
 
     if (wanted[AKT_REGIME_SCRATCH]) {
         start = now_seconds();
         *failed_regime = AKT_REGIME_SCRATCH;
         if ((status = akt_population_start_scratch(pop, err)) != AKT_OK ||
+            (status = record_begin(recording, pop, AKT_REGIME_SCRATCH, &target, err)) != AKT_OK ||
             (status = akt_population_run_target(pop, &target, &run, err)) != AKT_OK ||
             (status = state_losses(pop, AKT_POINTS_TARGET_TRAIN, AKT_POINTS_TEST, f, &train,
-                                   &test, err)) != AKT_OK)
+                                   &test, err)) != AKT_OK ||
+            (status = record_end(recording, pop, AKT_REGIME_SCRATCH, train, test, err)) != AKT_OK)
             return status;
         tally_add(&tally[AKT_REGIME_SCRATCH], test, train, &run);
         tally[AKT_REGIME_SCRATCH].seconds += now_seconds() - start;
@@ -1451,9 +1660,11 @@ static int solve_replica(const akt_spec *spec, akt_population *pop, const bool w
         start = now_seconds();
         *failed_regime = AKT_REGIME_JOINT;
         if ((status = akt_population_start_joint(pop, spec->target.readout_init, err)) != AKT_OK ||
+            (status = record_begin(recording, pop, AKT_REGIME_JOINT, &target, err)) != AKT_OK ||
             (status = akt_population_run_target(pop, &target, &run, err)) != AKT_OK ||
             (status = state_losses(pop, AKT_POINTS_TARGET_TRAIN, AKT_POINTS_TEST, f, &train,
-                                   &test, err)) != AKT_OK)
+                                   &test, err)) != AKT_OK ||
+            (status = record_end(recording, pop, AKT_REGIME_JOINT, train, test, err)) != AKT_OK)
             return status;
         tally_add(&tally[AKT_REGIME_JOINT], test, train, &run);
         /* The perturbation test runs for min(T2, 10) more (10 for time converge): long enough
@@ -1509,17 +1720,11 @@ static int check_request(const akt_spec *spec, const akt_data *data, const bool 
     return AKT_OK;
 }
 
-int akt_population_transfer(const akt_spec *spec, const akt_data *data,
-                            const bool wanted_in[AKT_REGIME_COUNT], akt_solution *solution,
-                            akt_error *err)
-{
-    return akt_population_transfer_sources(spec, data, wanted_in, NULL, false, solution, err);
-}
-
-int akt_population_transfer_sources(const akt_spec *spec, const akt_data *data,
-                                    const bool wanted_in[AKT_REGIME_COUNT],
-                                    akt_population_source **sources, bool reuse,
-                                    akt_solution *solution, akt_error *err)
+/* The whole problem over replicas: a source per replica (run, or restored from sources with
+ * reuse; saved into sources when given), the wanted regimes, optional outputs. */
+static int transfer(const akt_spec *spec, const akt_data *data,
+                    const bool wanted_in[AKT_REGIME_COUNT], akt_population_source **sources,
+                    bool reuse, akt_outputs *outputs, akt_solution *solution, akt_error *err)
 {
     memset(solution, 0, sizeof *solution);
     if (reuse && !sources)
@@ -1527,6 +1732,11 @@ int akt_population_transfer_sources(const akt_spec *spec, const akt_data *data,
     bool wanted[AKT_REGIME_COUNT];
     memcpy(wanted, wanted_in, sizeof wanted);
     wanted[AKT_REGIME_SOURCE] = true;
+    /* The source is always solved, but handed over only when the caller wants it. */
+    recorder recording = {.outputs = outputs};
+    for (int r = 0; outputs && r < AKT_REGIME_COUNT; r++)
+        recording.record[r] = wanted_in[r];
+    akt_outputs_clear(outputs, recording.record);
     int status = check_request(spec, data, wanted, err);
     if (status != AKT_OK)
         return status;
@@ -1542,6 +1752,7 @@ int akt_population_transfer_sources(const akt_spec *spec, const akt_data *data,
         status = akt_error_set(err, AKT_ERR_MEMORY, "out of memory allocating results");
         goto done;
     }
+    recording.f = f;
     for (int r = 0; r < AKT_REGIME_COUNT; r++) {
         tally[r].test = store + 2 * r * R;
         tally[r].train = store + (2 * r + 1) * R;
@@ -1557,7 +1768,7 @@ int akt_population_transfer_sources(const akt_spec *spec, const akt_data *data,
     for (size_t replica = 0; replica < R && status == AKT_OK; replica++) {
         int failed_regime = AKT_REGIME_SOURCE;
         status = solve_replica(spec, pop, wanted, replica, sources ? &sources[replica] : NULL,
-                               reuse, tally, f, &failed_regime, err);
+                               reuse, tally, f, &failed_regime, &recording, err);
         if (status != AKT_OK) {
             tally[failed_regime].failed = true;
             akt_error_prefix(err, "regime %s, replica %zu: ",
@@ -1572,4 +1783,26 @@ done:
     free(f);
     free(store);
     return status;
+}
+
+int akt_population_transfer(const akt_spec *spec, const akt_data *data,
+                            const bool wanted_in[AKT_REGIME_COUNT], akt_solution *solution,
+                            akt_error *err)
+{
+    return transfer(spec, data, wanted_in, NULL, false, NULL, solution, err);
+}
+
+int akt_population_transfer_sources(const akt_spec *spec, const akt_data *data,
+                                    const bool wanted_in[AKT_REGIME_COUNT],
+                                    akt_population_source **sources, bool reuse,
+                                    akt_solution *solution, akt_error *err)
+{
+    return transfer(spec, data, wanted_in, sources, reuse, NULL, solution, err);
+}
+
+int akt_population_transfer_outputs(const akt_spec *spec, const akt_data *data,
+                                    const bool wanted_in[AKT_REGIME_COUNT],
+                                    akt_outputs *outputs, akt_solution *solution, akt_error *err)
+{
+    return transfer(spec, data, wanted_in, NULL, false, outputs, solution, err);
 }

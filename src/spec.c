@@ -254,7 +254,7 @@ static int apply_sweep_axis(loader *l, const char *name, const char *key_where, 
         return akt_error_set(l->err, AKT_ERR_INPUT, "%s: sweep: unknown key '%s'", key_where, name);
     }
     spec_key_type type = spec_keys[index].type;
-    if (type == KEY_HERMITE || type == KEY_REGIMES || type == KEY_CLASSES)
+    if (type == KEY_HERMITE || type == KEY_REGIMES || type == KEY_CLASSES || type == KEY_SPLITS)
         return akt_error_set(l->err, AKT_ERR_INPUT, "%s: sweep: %s is not a scalar key and cannot be swept",
                              key_where, name);
     /* The task decides which keys exist, so one sweep cannot span tasks. */
@@ -712,6 +712,7 @@ static bool same_key(const akt_spec *a, const akt_spec *b, size_t index)
         return true;
     case KEY_REGIMES: return !memcmp(x, y, AKT_REGIME_COUNT * sizeof(bool));
     case KEY_CLASSES: return !memcmp(x, y, 2 * sizeof(int));
+    case KEY_SPLITS: return !memcmp(x, y, AKT_SPLIT_COUNT * sizeof(bool));
     }
     return false;
 }

@@ -174,6 +174,37 @@ static int check_joint_source_time(const checker *c)
                    "target.regimes");
 }
 
+static bool ends_with(const char *text, const char *suffix)
+{
+    size_t n = strlen(text), m = strlen(suffix);
+    return n >= m && !strcmp(text + n - m, suffix);
+}
+
+/* Output files (README "Output files"): CSV is the one format written, so the name must say so
+ * (a .bin or .json name would otherwise get CSV content); the two files must differ; the kernels
+ * can only be written on splits the task has. */
+static int check_outputs(const checker *c)
+{
+    const akt_spec *spec = c->spec;
+    const char *names[2] = { "output.kernels", "output.trajectory" };
+    const char *files[2] = { spec->output.kernels, spec->output.trajectory };
+    for (int i = 0; i < 2; i++)
+        if (files[i] && (!ends_with(files[i], ".csv") || strlen(files[i]) == 4 ||
+                         ends_with(files[i], "/.csv")))
+            return fail_at(spec, node_of(c, names[i]), c->err,
+                           "%s must be a file name ending in .csv (the format written), got '%s'",
+                           names[i], files[i]);
+    if (files[0] && files[1] && !strcmp(files[0], files[1]))
+        return fail_at(spec, first_node(c, names[1], names[0]), c->err,
+                       "output.kernels and output.trajectory name the same file '%s'", files[0]);
+    if (spec->output.kernel_splits[3] && !spec->data.source_test.present)
+        return fail_at(spec, node_of(c, "output.kernel_splits"), c->err,
+                       "output.kernel_splits: this %s task has no source_test split (give "
+                       "data.source_test.x and .y, or drop source_test)",
+                       akt_task_name(spec->data.task));
+    return AKT_OK;
+}
+
 static int check_sweep(const checker *c)
 {
     const akt_spec *spec = c->spec;
@@ -183,7 +214,8 @@ static int check_sweep(const checker *c)
         if (index < 0)
             return fail_at(spec, NULL, c->err, "sweep: unknown key '%s'", name);
         const spec_key *key = &spec_keys[index];
-        if (key->type == KEY_HERMITE || key->type == KEY_REGIMES || key->type == KEY_CLASSES)
+        if (key->type == KEY_HERMITE || key->type == KEY_REGIMES || key->type == KEY_CLASSES ||
+            key->type == KEY_SPLITS)
             return fail_at(spec, NULL, c->err, "sweep: %s is not a scalar key", name);
         if (!(key->tasks & TASK_BIT(spec->data.task)))
             return fail_at(spec, NULL, c->err, "sweep: %s does not apply to task %s", name,
@@ -198,7 +230,8 @@ int spec_check(const akt_spec *spec, const spec_node *const *set_by, akt_error *
 {
     checker c = { spec, set_by, err };
     int (*const rules[])(const checker *) = {
-        check_keys, check_csv_source_test, check_lazy, check_joint_source_time, check_sweep,
+        check_keys, check_csv_source_test, check_lazy, check_joint_source_time, check_outputs,
+        check_sweep,
     };
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
         int status = rules[i](&c);

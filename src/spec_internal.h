@@ -55,7 +55,8 @@ typedef enum {
     KEY_OUTPUT,      /* output file name or null, kept as written */
     KEY_HERMITE,     /* mapping degree -> coefficient */
     KEY_REGIMES,     /* list of regime words */
-    KEY_CLASSES      /* pair of integers */
+    KEY_CLASSES,     /* pair of integers */
+    KEY_SPLITS       /* list of split words (source, target, test, source_test) */
 } spec_key_type;
 
 /* The range rule a key's value must satisfy (checked by spec_check_key). */

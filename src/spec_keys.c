@@ -17,6 +17,8 @@ static const char *const activation_words[] = { "linear", "relu", "tanh", "erf",
 static const char *const method_words[] = { "auto", "exact", "lazy", "population", "convex", NULL };
 static const char *const readout_words[] = { "zero", "source", "random", NULL };
 static const char *const regime_words[] = { "source", "scratch", "readout", "joint", NULL };
+/* The data splits in the order of akt_points (population.h) and of akt spec's output.kernel_splits. */
+static const char *const split_words[] = { "source", "target", "test", "source_test", NULL };
 
 #define AT(field) offsetof(akt_spec, field)
 #define TASK_F TASK_BIT(AKT_TASK_FASHION_MNIST)
@@ -83,6 +85,8 @@ const spec_key spec_keys[] = {
     { "solver.min_step", KEY_NUMBER, AT(solver.min_step), TASKS_ALL, "1.0e-9", CHECK_POSITIVE, NULL, false },
     { "output.kernels", KEY_OUTPUT, AT(output.kernels), TASKS_ALL, "null", CHECK_NONE, NULL, false },
     { "output.trajectory", KEY_OUTPUT, AT(output.trajectory), TASKS_ALL, "null", CHECK_NONE, NULL, false },
+    { "output.kernel_splits", KEY_SPLITS, AT(output.kernel_splits), TASKS_ALL, "[target]", CHECK_NONE,
+      split_words, false },
 };
 const size_t spec_key_count = sizeof spec_keys / sizeof spec_keys[0];
 
@@ -129,6 +133,7 @@ const char *akt_task_name(akt_task task) { return task_words[task]; }
 const char *akt_activation_name(akt_activation activation) { return activation_words[activation]; }
 const char *akt_method_name(akt_method method) { return method_words[method]; }
 const char *akt_regime_name(akt_regime regime) { return regime_words[regime]; }
+const char *akt_split_name(int split) { return split_words[split]; }
 const char *spec_readout_init_name(akt_readout_init init) { return readout_words[init]; }
 
 /* ---- suggestions ---------------------------------------------------------------------- */
@@ -386,6 +391,35 @@ static int set_regimes(bool *regimes, const spec_node *node, const char *key, ak
     return AKT_OK;
 }
 
+/* output.kernel_splits: a non-empty list (or one word) of split names, each at most once. */
+static int set_splits(bool *splits, const spec_node *node, const char *key, akt_error *err)
+{
+    const spec_node *const *items = (const spec_node *const *)node->items;
+    size_t count = node->count;
+    if (node->kind == SPEC_NODE_SCALAR && !spec_node_is_null(node)) {
+        items = &node;
+        count = 1;
+    } else if (node->kind != SPEC_NODE_SEQUENCE || count == 0) {
+        return type_error(node, key, "a non-empty list of source, target, test, source_test", err);
+    }
+    bool chosen[AKT_SPLIT_COUNT] = { false };
+    for (size_t i = 0; i < count; i++) {
+        int split;
+        int status = parse_word(items[i], key, split_words, &split, err);
+        if (status != AKT_OK)
+            return status;
+        if (chosen[split]) {
+            char where[512];
+            spec_node_where(items[i], where, sizeof where);
+            return akt_error_set(err, AKT_ERR_INPUT, "%s: %s: split %s given twice", where, key,
+                                 split_words[split]);
+        }
+        chosen[split] = true;
+    }
+    memcpy(splits, chosen, sizeof chosen);
+    return AKT_OK;
+}
+
 static int set_classes(int *classes, const spec_node *node, const char *key, akt_error *err)
 {
     const char *expected = "a pair of classes like [0, 6]";
@@ -434,6 +468,7 @@ int spec_key_set(akt_spec *spec, size_t index, const spec_node *value, akt_error
     case KEY_HERMITE: return set_hermite(field, value, key->name, err);
     case KEY_REGIMES: return set_regimes(field, value, key->name, err);
     case KEY_CLASSES: return set_classes(field, value, key->name, err);
+    case KEY_SPLITS: return set_splits(field, value, key->name, err);
     }
     return akt_error_set(err, AKT_ERR_INPUT, "%s: unsupported key type", key->name);
 }

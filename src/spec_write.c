@@ -185,6 +185,18 @@ static void put_regimes(writer *w, const bool *regimes)
     put(w, "]");
 }
 
+static void put_splits(writer *w, const bool *splits)
+{
+    put(w, "[");
+    for (int s = 0, listed = 0; s < AKT_SPLIT_COUNT; s++) {
+        if (!splits[s])
+            continue;
+        put(w, "%s", listed++ ? ", " : "");
+        put_word(w, akt_split_name(s));
+    }
+    put(w, "]");
+}
+
 static const char *word_of(const spec_key *key, int value)
 {
     return key->words[value];
@@ -215,6 +227,7 @@ static void put_value(writer *w, const akt_spec *spec, const spec_key *key)
     case KEY_HERMITE: put_hermite(w, field); break;
     case KEY_REGIMES: put_regimes(w, field); break;
     case KEY_CLASSES: put(w, "[%d, %d]", ((const int *)field)[0], ((const int *)field)[1]); break;
+    case KEY_SPLITS: put_splits(w, field); break;
     }
 }
 

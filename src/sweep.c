@@ -296,9 +296,14 @@ int akt_sweep_point_spec(const akt_sweep_grid *grid, size_t point, akt_spec *spe
     return status;
 }
 
-/* Every requested regime of a point must have a method (e.g. lazy needs weight_decay 0). */
+/* Every requested regime of a point must have a method (e.g. lazy needs weight_decay 0), and no
+ * point may ask for output files (only akt solve writes them; akt_solve refuses them). */
 static int check_methods(const akt_spec *spec, size_t point, akt_error *err)
 {
+    if (spec->output.kernels || spec->output.trajectory)
+        return akt_error_set(err, AKT_ERR_INPUT, "sweep point %zu: output.%s: only akt solve "
+                             "writes output files (every point would overwrite the file); remove "
+                             "the key", point, spec->output.kernels ? "kernels" : "trajectory");
     for (int r = 0; r < AKT_REGIME_COUNT; r++) {
         akt_method method;
         if (spec->target.regimes[r] &&

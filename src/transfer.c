@@ -14,11 +14,13 @@
 #include <string.h>
 #include <time.h>
 
+#include <cblas.h>
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_odeiv2.h>
 
 #include "akt/convex.h"
 #include "akt/exact.h"
+#include "akt/output.h"
 #include "akt/population.h"
 #include "akt/resources.h"
 #include "source_cache.h"
@@ -278,6 +280,112 @@ static double relative_difference(const double *a, const double *b, size_t n)
     return scale > 0 ? worst / scale : worst;
 }
 
+/* ---- optional outputs of the exact method (output.h) ---- */
+
+/* A moment-closure phase's loss trajectory: rows at the clock's times through the closure's
+ * observer, plus t = 0 and the end (replica 0: nothing is sampled). */
+typedef struct {
+    akt_outputs *outputs;
+    akt_regime regime;
+    const akt_split *train, *test;
+    const double *query;     /* [train; test], q rows */
+    size_t q;
+    double gamma;
+    double *f;
+    akt_trajectory_clock clock;
+    double recorded, last;   /* times of the last row and of the last step */
+} moments_recorder;
+
+static int moments_row(moments_recorder *r, const akt_moments *m, double t, akt_error *err)
+{
+    /* The same product on the same rows as exact_flow_once, so a row at the end of the phase
+     * equals the reported losses to the last bit. */
+    akt_moments_predict(m, r->query, r->q, r->gamma, r->f);
+    r->recorded = t;
+    return akt_outputs_add_losses(r->outputs, r->regime, 0, t,
+                                  akt_mean_squared_error(r->f, r->train->y, r->train->rows),
+                                  akt_mean_squared_error(r->f + r->train->rows, r->test->y,
+                                                         r->test->rows), err);
+}
+
+static int observe_moments(void *context, double t, const akt_moments *m, akt_error *err)
+{
+    moments_recorder *r = context;
+    r->last = t;
+    return akt_trajectory_clock_due(&r->clock, t) ? moments_row(r, m, t, err) : AKT_OK;
+}
+
+/* The row at t = 0 and the observer on (r->outputs NULL: nothing to record). */
+static int moments_record_begin(moments_recorder *r, akt_moments *m, double time,
+                                const akt_spec *spec, akt_error *err)
+{
+    if (!akt_outputs_wants_trajectory(r->outputs, r->regime))
+        return AKT_OK;
+    if (!(r->f = malloc((r->q ? r->q : 1) * sizeof *r->f)))
+        return out_of_memory(err, "the trajectory");
+    akt_trajectory_clock_start(&r->clock, time == AKT_TIME_CONVERGE ? spec->solver.max_time : time);
+    r->last = 0.0;
+    akt_moments_set_observer(m, observe_moments, r);
+    return moments_row(r, m, 0.0, err);
+}
+
+/* The observer off and, unless the observer took the end, the final row from the reported
+ * losses. */
+static int moments_record_end(moments_recorder *r, akt_moments *m, const akt_result *result,
+                              int status, akt_error *err)
+{
+    akt_moments_set_observer(m, NULL, NULL);
+    if (status == AKT_OK && r->f && r->recorded < r->last)
+        status = akt_outputs_add_losses(r->outputs, r->regime, 0, r->last, result->train_loss,
+                                        result->test_loss, err);
+    free(r->f);
+    r->f = NULL;
+    return status;
+}
+
+/* Hands a linear network's kernels on the regime's kernel points to the outputs: Phi =
+ * x'<ww'>x'/D from the moments, or gamma |beta| (u.x)(u.x')/D at the fixed point (THEORY.md
+ * section 4); G = <z^2 phi'(h) phi'(h')> = <z^2> everywhere (phi' = 1): the moments' <z z>, or
+ * at the balanced fixed point (|z| = |w| per neuron) <|w|^2> = trace <ww'> = gamma |beta|. */
+static int exact_kernels(akt_outputs *outputs, akt_regime regime, const akt_moments *m,
+                         const double *beta, double gamma, size_t dim, akt_error *err)
+{
+    if (!akt_outputs_wants_kernels(outputs, regime))
+        return AKT_OK;
+    bool splits[AKT_POINTS_COUNT];
+    size_t M;
+    akt_outputs_kernel_splits(outputs, regime, splits, &M);
+    double *X = akt_outputs_kernel_points(outputs, regime, err);
+    if (!X)
+        return err->status;
+    size_t n = M ? M : 1;
+    double *Phi = malloc(n * n * sizeof *Phi), *G = malloc(n * n * sizeof *G);
+    double *projection_a = malloc(n * sizeof *projection_a);
+    double *projection_b = malloc(n * sizeof *projection_b);
+    int status = AKT_OK;
+    if (!Phi || !G || !projection_a || !projection_b) {
+        status = out_of_memory(err, "the kernels");
+    } else {
+        double z_square = 0.0;
+        if (m) {
+            akt_moments_kernel(m, X, M, X, M, Phi);
+            z_square = akt_moments_matrix(m)[0];
+        } else {
+            rank_one_kernel(beta, gamma, X, M, X, M, dim, projection_a, projection_b, Phi);
+            z_square = gamma * cblas_dnrm2((int)dim, beta, 1);
+        }
+        for (size_t i = 0; i < M * M; i++)
+            G[i] = z_square;
+        status = akt_outputs_add_kernels(outputs, regime, Phi, G, err);
+    }
+    free(X);
+    free(Phi);
+    free(G);
+    free(projection_a);
+    free(projection_b);
+    return status;
+}
+
 /* One linear-network phase from the moment state m on (train), evaluated on [train; test].
  * For a finite time the phase runs twice, at step_tolerance and 16 times tighter, from the same
  * start; the finer run is reported and the relative difference of the two runs' predictions is
@@ -286,7 +394,8 @@ static double relative_difference(const double *a, const double *b, size_t n)
  * residual. */
 static int exact_flow_phase(akt_moments *m, const akt_split *train, const akt_split *test,
                             size_t dim, double gamma, double lambda, double delta, double time,
-                            const akt_spec *spec, akt_result *result, akt_error *err)
+                            const akt_spec *spec, akt_outputs *outputs, akt_regime regime,
+                            akt_result *result, akt_error *err)
 {
     size_t q = train->rows + test->rows, n = akt_moments_size(m);
     double *query = stack_rows(train, test, dim);
@@ -307,6 +416,11 @@ static int exact_flow_phase(akt_moments *m, const akt_split *train, const akt_sp
             status = akt_moments_set(m, start, n, err);
         tolerance /= 16.0;
     }
+    /* The trajectory follows the reported (finer) run. */
+    moments_recorder recorder = {outputs, regime, train, test, query, q, gamma, NULL,
+                                 {0.0, 0.0}, -1.0, 0.0};
+    if (status == AKT_OK)
+        status = moments_record_begin(&recorder, m, time, spec, err);
     if (status == AKT_OK)
         status = exact_flow_once(m, train, query, q, gamma, lambda, delta, time, tolerance, spec,
                                  f, &result->iterations, &residual, err);
@@ -315,6 +429,7 @@ static int exact_flow_phase(akt_moments *m, const akt_split *train, const akt_sp
         set_losses(result, f, train, test);
         result->converged = true;
     }
+    status = moments_record_end(&recorder, m, result, status, err);
 done:
     free(query);
     free(f);
@@ -345,7 +460,7 @@ static int exact_fixed_point_phase(const akt_split *train, const akt_split *test
 }
 
 static int exact_source_phase(const akt_spec *spec, const akt_data *data, exact_source *state,
-                              akt_result *result, akt_error *err)
+                              akt_outputs *outputs, akt_result *result, akt_error *err)
 {
     if (spec->source.time == AKT_TIME_CONVERGE) {
         state->beta = calloc(data->dim, sizeof *state->beta);
@@ -362,7 +477,7 @@ static int exact_source_phase(const akt_spec *spec, const akt_data *data, exact_
     akt_moments_init_fresh(state->moments);
     return exact_flow_phase(state->moments, &data->source, &data->source_test, data->dim,
                             spec->source.gamma, spec->source.weight_decay, 0.0, spec->source.time,
-                            spec, result, err);
+                            spec, outputs, AKT_REGIME_SOURCE, result, err);
 }
 
 /* A kept exact source: the moment matrix after a finite source time, or the fixed point. */
@@ -428,16 +543,20 @@ static int exact_source_restore(const exact_kept *kept, const akt_spec *spec, si
     return akt_moments_set(state->moments, kept->matrix, kept->n, err);
 }
 
-/* The source phase of method exact: restored from the cache, or run (and kept when the cache
- * has room). */
+/* The source phase of method exact: restored from the cache, or run (with its outputs, and kept
+ * when the cache has room). A solve has a cache or outputs, never both (solve_all). */
 static int exact_source_cached(const akt_spec *spec, const akt_data *data, akt_source_cache *cache,
-                               exact_source *state, akt_result *result, akt_error *err)
+                               akt_outputs *outputs, exact_source *state, akt_result *result,
+                               akt_error *err)
 {
     bool keep;
     const exact_kept *kept = kept_source(cache, spec, data, AKT_METHOD_EXACT, result, &keep);
     if (kept)
         return exact_source_restore(kept, spec, data->dim, state, err);
-    int status = exact_source_phase(spec, data, state, result, err);
+    int status = exact_source_phase(spec, data, state, outputs, result, err);
+    if (status == AKT_OK)
+        status = exact_kernels(outputs, AKT_REGIME_SOURCE, state->moments, state->beta,
+                               spec->source.gamma, data->dim, err);
     result_finish(result);
     if (status == AKT_OK && keep) {
         double gib = 0.0;
@@ -449,8 +568,8 @@ static int exact_source_cached(const akt_spec *spec, const akt_data *data, akt_s
     return status;
 }
 
-static int exact_scratch(const akt_spec *spec, const akt_data *data, akt_result *result,
-                         akt_error *err)
+static int exact_scratch(const akt_spec *spec, const akt_data *data, akt_outputs *outputs,
+                         akt_result *result, akt_error *err)
 {
     if (spec->target.time == AKT_TIME_CONVERGE) {
         double *beta = calloc(data->dim, sizeof *beta);
@@ -459,6 +578,9 @@ static int exact_scratch(const akt_spec *spec, const akt_data *data, akt_result 
         int status = exact_fixed_point_phase(&data->target, &data->test, data->dim,
                                              spec->target.gamma, spec->target.weight_decay, beta,
                                              result, err);
+        if (status == AKT_OK)
+            status = exact_kernels(outputs, AKT_REGIME_SCRATCH, NULL, beta, spec->target.gamma,
+                                   data->dim, err);
         free(beta);
         return status;
     }
@@ -468,8 +590,11 @@ static int exact_scratch(const akt_spec *spec, const akt_data *data, akt_result 
     akt_moments_set_min_step(m, spec->solver.min_step);
     akt_moments_init_fresh(m);
     int status = exact_flow_phase(m, &data->target, &data->test, data->dim, spec->target.gamma,
-                                  spec->target.weight_decay, 0.0, spec->target.time, spec, result,
-                                  err);
+                                  spec->target.weight_decay, 0.0, spec->target.time, spec, outputs,
+                                  AKT_REGIME_SCRATCH, result, err);
+    if (status == AKT_OK)
+        status = exact_kernels(outputs, AKT_REGIME_SCRATCH, m, NULL, spec->target.gamma, data->dim,
+                               err);
     akt_moments_free(m);
     return status;
 }
@@ -537,15 +662,20 @@ static int exact_source_kernel(const void *source, const akt_spec *spec, const d
 /* Joint regime: the source moments keep learning on the target (THEORY.md section 3). The
  * source state is consumed (it becomes the target state). */
 static int exact_joint(const akt_spec *spec, const akt_data *data, exact_source *state,
-                       akt_result *result, akt_error *err)
+                       akt_outputs *outputs, akt_result *result, akt_error *err)
 {
     if (!state->moments) /* spec validation refuses joint after a converged source */
         return akt_error_set(err, AKT_ERR_INPUT,
                              "target.regimes: joint needs a numeric source.time");
     akt_moments_start_target(state->moments, spec->target.readout_init);
-    return exact_flow_phase(state->moments, &data->target, &data->test, data->dim,
-                            spec->target.gamma, spec->target.weight_decay, spec->target.elastic,
-                            spec->target.time, spec, result, err);
+    int status = exact_flow_phase(state->moments, &data->target, &data->test, data->dim,
+                                  spec->target.gamma, spec->target.weight_decay,
+                                  spec->target.elastic, spec->target.time, spec, outputs,
+                                  AKT_REGIME_JOINT, result, err);
+    if (status == AKT_OK)
+        status = exact_kernels(outputs, AKT_REGIME_JOINT, state->moments, NULL, spec->target.gamma,
+                               data->dim, err);
+    return status;
 }
 
 /* ---- method lazy: the gamma -> 0 kernel limit ------------------------------------------------ */
@@ -840,14 +970,17 @@ static akt_result *next_result(akt_solution *solution, akt_regime regime, akt_me
 }
 
 static int solve_exact(const akt_spec *spec, const akt_data *data, const bool *wanted,
-                       akt_source_cache *cache, akt_solution *solution, akt_error *err)
+                       akt_source_cache *cache, akt_outputs *outputs, akt_solution *solution,
+                       akt_error *err)
 {
     exact_source state = {NULL, NULL};
+    /* The source is always solved but handed to the outputs only when wanted. */
+    akt_outputs *source_outputs = wanted[AKT_REGIME_SOURCE] ? outputs : NULL;
     akt_result *result = next_result(solution, AKT_REGIME_SOURCE, AKT_METHOD_EXACT);
-    int status = exact_source_cached(spec, data, cache, &state, result, err);
+    int status = exact_source_cached(spec, data, cache, source_outputs, &state, result, err);
     if (status == AKT_OK && wanted[AKT_REGIME_SCRATCH]) {
         result = next_result(solution, AKT_REGIME_SCRATCH, AKT_METHOD_EXACT);
-        status = exact_scratch(spec, data, result, err);
+        status = exact_scratch(spec, data, outputs, result, err);
         result_finish(result);
     }
     if (status == AKT_OK && wanted[AKT_REGIME_READOUT]) {
@@ -857,7 +990,7 @@ static int solve_exact(const akt_spec *spec, const akt_data *data, const bool *w
     }
     if (status == AKT_OK && wanted[AKT_REGIME_JOINT]) {
         result = next_result(solution, AKT_REGIME_JOINT, AKT_METHOD_EXACT);
-        status = exact_joint(spec, data, &state, result, err);
+        status = exact_joint(spec, data, &state, outputs, result, err);
         result_finish(result);
     }
     if (status != AKT_OK)
@@ -982,8 +1115,59 @@ static void convex_keep(akt_source_cache *cache, const akt_spec *spec, const akt
                           gib);
 }
 
+/* Hands a convex solution's kernels on the regime's kernel points to the outputs: Phi in closed
+ * form (akt_convex_kernel) and, by the same argument (atom k carries neurons of mass m_k and
+ * balanced norm r_k, m_k r_k^2 = gamma |c_k|, and phi' is homogeneous of degree 0),
+ * G(x, x') = gamma sum_k |c_k| phi'(u_k.x/sqrt(D)) phi'(u_k.x'/sqrt(D)). */
+static int convex_kernels(akt_outputs *outputs, akt_regime regime, const akt_spec *spec,
+                          const akt_convex_solution *solution, double gamma, size_t dim,
+                          akt_error *err)
+{
+    if (!akt_outputs_wants_kernels(outputs, regime))
+        return AKT_OK;
+    bool splits[AKT_POINTS_COUNT];
+    size_t M, K = solution->K;
+    akt_outputs_kernel_splits(outputs, regime, splits, &M);
+    double *X = akt_outputs_kernel_points(outputs, regime, err);
+    if (!X)
+        return err->status;
+    size_t n = M ? M : 1;
+    double *Phi = malloc(n * n * sizeof *Phi), *G = calloc(n * n, sizeof *G);
+    double *slopes = malloc((K ? K : 1) * n * sizeof *slopes);
+    int status = Phi && G && slopes ? AKT_OK : out_of_memory(err, "the kernels");
+    if (status == AKT_OK)
+        status = akt_convex_kernel(solution, spec->network.activation, gamma, X, M, X, M, dim, Phi,
+                                   err);
+    if (status == AKT_OK && K > 0 && M > 0) {
+        /* slopes_k(x) = sqrt(gamma |c_k|) phi'(u_k.x/sqrt(D)); G = slopes' slopes. */
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)K, (int)M, (int)dim,
+                    1.0 / sqrt((double)dim), solution->U, (int)dim, X, (int)dim, 0.0, slopes,
+                    (int)M);
+        for (size_t k = 0; k < K; k++) {
+            double weight = sqrt(gamma * fabs(solution->c[k]));
+            for (size_t i = 0; i < M; i++) {
+                double *v = &slopes[k * M + i];
+                *v = spec->network.activation == AKT_ACTIVATION_LINEAR || *v > 0.0 ? weight : 0.0;
+            }
+        }
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)M, (int)K, 1.0, slopes, (int)M,
+                    0.0, G, (int)M);
+        for (size_t i = 0; i < M; i++)
+            for (size_t j = 0; j < i; j++)
+                G[i * M + j] = G[j * M + i];
+    }
+    if (status == AKT_OK)
+        status = akt_outputs_add_kernels(outputs, regime, Phi, G, err);
+    free(X);
+    free(Phi);
+    free(G);
+    free(slopes);
+    return status;
+}
+
 static int solve_convex(const akt_spec *spec, const akt_data *data, const bool *wanted,
-                        akt_source_cache *cache, akt_solution *solution, akt_error *err)
+                        akt_source_cache *cache, akt_outputs *outputs, akt_solution *solution,
+                        akt_error *err)
 {
     akt_convex_solution source = {0}, scratch = {0};
     akt_result *result = next_result(solution, AKT_REGIME_SOURCE, AKT_METHOD_CONVEX);
@@ -997,6 +1181,9 @@ static int solve_convex(const akt_spec *spec, const akt_data *data, const bool *
         status = convex_phase(spec, &data->source, &data->source_test, data->dim,
                               spec->source.gamma, spec->source.weight_decay,
                               CONVEX_STREAM_SOURCE, &source, result, err);
+        if (status == AKT_OK && wanted[AKT_REGIME_SOURCE])
+            status = convex_kernels(outputs, AKT_REGIME_SOURCE, spec, &source,
+                                    spec->source.gamma, data->dim, err);
         result_finish(result);
         used = &source;
     }
@@ -1005,6 +1192,9 @@ static int solve_convex(const akt_spec *spec, const akt_data *data, const bool *
         status = convex_phase(spec, &data->target, &data->test, data->dim, spec->target.gamma,
                               spec->target.weight_decay, CONVEX_STREAM_SCRATCH, &scratch, result,
                               err);
+        if (status == AKT_OK)
+            status = convex_kernels(outputs, AKT_REGIME_SCRATCH, spec, &scratch,
+                                    spec->target.gamma, data->dim, err);
         result_finish(result);
     }
     if (status == AKT_OK && wanted[AKT_REGIME_READOUT]) {
@@ -1071,8 +1261,11 @@ static population_kept *population_kept_alloc(size_t replicas)
  * (the source row is then the kept one), or run and kept when the cache has room and every
  * replica's source finished. */
 static int population_cached(const akt_spec *spec, const akt_data *data, const bool *wanted,
-                             akt_source_cache *cache, akt_solution *solution, akt_error *err)
+                             akt_source_cache *cache, akt_outputs *outputs,
+                             akt_solution *solution, akt_error *err)
 {
+    if (outputs)
+        return akt_population_transfer_outputs(spec, data, wanted, outputs, solution, err);
     akt_result kept_row;
     bool keep;
     population_kept *kept = kept_source(cache, spec, data, AKT_METHOD_POPULATION, &kept_row,
@@ -1109,17 +1302,19 @@ static int population_cached(const akt_spec *spec, const akt_data *data, const b
  * (mc_error / target)^2, with 10 percent to spare, rounded up to an even count. Each round is
  * a solve of its own for the cache (its neurons are part of the source's key). */
 static int solve_population(const akt_spec *spec, const akt_data *data, const bool *wanted,
-                            akt_source_cache *cache, akt_solution *solution, akt_error *err)
+                            akt_source_cache *cache, akt_outputs *outputs,
+                            akt_solution *solution, akt_error *err)
 {
     double target = spec->solver.target_mc_error;
     if (!(target > 0))
-        return population_cached(spec, data, wanted, cache, solution, err);
+        return population_cached(spec, data, wanted, cache, outputs, solution, err);
     akt_spec grown;
     int status = akt_spec_copy(&grown, spec, err);
     if (status != AKT_OK)
         return status;
     for (int round = 0;; round++) {
-        status = population_cached(&grown, data, wanted, cache, solution, err);
+        /* Each round starts the outputs afresh: they describe the last round's populations. */
+        status = population_cached(&grown, data, wanted, cache, outputs, solution, err);
         double reached = largest_mc_error(solution);
         if (status != AKT_OK || reached <= target)
             break;
@@ -1150,14 +1345,17 @@ static int solve_population(const akt_spec *spec, const akt_data *data, const bo
 
 /* The source phase and the wanted regimes, all by one method. */
 static int solve_family(akt_method method, const akt_spec *spec, const akt_data *data,
-                        const bool *wanted, akt_source_cache *cache, akt_solution *solution,
-                        akt_error *err)
+                        const bool *wanted, akt_source_cache *cache, akt_outputs *outputs,
+                        akt_solution *solution, akt_error *err)
 {
     switch (method) {
-    case AKT_METHOD_EXACT: return solve_exact(spec, data, wanted, cache, solution, err);
+    case AKT_METHOD_EXACT: return solve_exact(spec, data, wanted, cache, outputs, solution, err);
+    /* lazy: akt_outputs_alloc refuses outputs for it */
     case AKT_METHOD_LAZY: return solve_lazy(spec, data, wanted, solution, err);
-    case AKT_METHOD_CONVEX: return solve_convex(spec, data, wanted, cache, solution, err);
-    case AKT_METHOD_POPULATION: return solve_population(spec, data, wanted, cache, solution, err);
+    case AKT_METHOD_CONVEX:
+        return solve_convex(spec, data, wanted, cache, outputs, solution, err);
+    case AKT_METHOD_POPULATION:
+        return solve_population(spec, data, wanted, cache, outputs, solution, err);
     case AKT_METHOD_AUTO: break;
     }
     return akt_error_set(err, AKT_ERR_INPUT, "no method resolved");
@@ -1167,12 +1365,13 @@ static int solve_family(akt_method method, const akt_spec *spec, const akt_data 
  * with only scratch wanted (a source it computes on the way is discarded, or kept in the
  * cache like any other). */
 static int solve_scratch_apart(akt_method method, const akt_spec *spec, const akt_data *data,
-                               akt_source_cache *cache, akt_result *scratch, akt_error *err)
+                               akt_source_cache *cache, akt_outputs *outputs,
+                               akt_result *scratch, akt_error *err)
 {
     bool wanted[AKT_REGIME_COUNT] = {false};
     wanted[AKT_REGIME_SCRATCH] = true;
     akt_solution apart;
-    int status = solve_family(method, spec, data, wanted, cache, &apart, err);
+    int status = solve_family(method, spec, data, wanted, cache, outputs, &apart, err);
     const akt_result *found = akt_solution_find(&apart, AKT_REGIME_SCRATCH);
     if (found)
         *scratch = *found;
@@ -1191,23 +1390,45 @@ static void insert_scratch(akt_solution *solution, const akt_result *scratch)
     solution->count++;
 }
 
+static int solve_all(const akt_spec *spec, const akt_data *data, akt_source_cache *cache,
+                     akt_outputs *outputs, akt_solution *solution, akt_error *err);
+
 int akt_solve(const akt_spec *spec, const akt_data *data, akt_solution *solution, akt_error *err)
 {
-    return akt_solve_cached(spec, data, NULL, solution, err);
+    return solve_all(spec, data, NULL, NULL, solution, err);
 }
 
 int akt_solve_cached(const akt_spec *spec, const akt_data *data, akt_source_cache *cache,
                      akt_solution *solution, akt_error *err)
 {
+    return solve_all(spec, data, cache, NULL, solution, err);
+}
+
+int akt_solve_outputs(const akt_spec *spec, const akt_data *data, akt_outputs *outputs,
+                      akt_solution *solution, akt_error *err)
+{
+    return solve_all(spec, data, NULL, outputs, solution, err);
+}
+
+/* Every solve: with a source cache (sweeps) or with output files (akt solve), never both: a
+ * source restored from the cache has no trajectory or kernels to hand over. */
+static int solve_all(const akt_spec *spec, const akt_data *data, akt_source_cache *cache,
+                     akt_outputs *outputs, akt_solution *solution, akt_error *err)
+{
     memset(solution, 0, sizeof *solution);
+    if (cache && outputs)
+        return akt_error_set(err, AKT_ERR_INPUT, "a solve takes a source cache or output files, "
+                             "not both");
     solve_plan plan;
     int status = make_plan(spec, &plan, err);
     if (status != AKT_OK)
         return status;
-    if (spec->output.kernels || spec->output.trajectory)
+    /* Several solves (a sweep's points, compare's) would all write the one file. */
+    if (!outputs && (spec->output.kernels || spec->output.trajectory))
         return akt_error_set(err, AKT_ERR_INPUT,
-                             "output.%s: this version does not write kernel or trajectory files "
-                             "yet; remove the key", spec->output.kernels ? "kernels" : "trajectory");
+                             "output.%s: only akt solve writes output files (this command would "
+                             "overwrite the file at every solve); remove the key",
+                             spec->output.kernels ? "kernels" : "trajectory");
     for (int r = 0; r < AKT_REGIME_COUNT; r++)
         if (plan.wanted[r] &&
             (status = akt_resources_check(spec, data, plan.methods[r], 0, err)) != AKT_OK)
@@ -1219,11 +1440,12 @@ int akt_solve_cached(const akt_spec *spec, const akt_data *data, akt_source_cach
                          plan.methods[AKT_REGIME_SCRATCH] != source_method;
     if (scratch_apart)
         wanted[AKT_REGIME_SCRATCH] = false;
-    status = solve_family(source_method, spec, data, wanted, cache, solution, err);
+    status = solve_family(source_method, spec, data, wanted, cache, outputs, solution, err);
     if (status != AKT_OK || !scratch_apart)
         return status;
     akt_result scratch;
-    status = solve_scratch_apart(plan.methods[AKT_REGIME_SCRATCH], spec, data, cache, &scratch,
+    status = solve_scratch_apart(plan.methods[AKT_REGIME_SCRATCH], spec, data, cache, outputs,
+                                 &scratch,
                                  err);
     insert_scratch(solution, &scratch);
     return status;

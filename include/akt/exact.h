@@ -70,6 +70,14 @@ const double *akt_moments_matrix(const akt_moments *m);
  * (default 1e-9, solver.min_step's default). */
 void akt_moments_set_min_step(akt_moments *m, double min_step);
 
+/* Called after every accepted step of akt_moments_flow with the flow time t of the phase
+ * (from 0) and the state m (which akt_moments_predict and akt_moments_kernel read); a status
+ * other than AKT_OK stops the flow and is returned. For recording a trajectory. */
+typedef int (*akt_moments_observer)(void *context, double t, const akt_moments *m, akt_error *err);
+
+/* Sets (or with NULL clears) the observer of the following flows. */
+void akt_moments_set_observer(akt_moments *m, akt_moments_observer observer, void *context);
+
 /* Runs gradient flow for time T (T = AKT_TIME_CONVERGE: until the relative Phi-identity
  * residual is below tolerance or max_time is reached) on data X (P x D), y, with (gamma, lambda,
  * delta). delta applies only when a source block is present. Reports the steps taken and, for

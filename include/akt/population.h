@@ -44,6 +44,15 @@ int akt_population_transfer(const akt_spec *spec, const akt_data *data,
                             const bool wanted[AKT_REGIME_COUNT], akt_solution *solution,
                             akt_error *err);
 
+/* The same, handing each wanted regime's kernels (every replica's estimate) and loss trajectory
+ * to outputs (output.h; NULL: none). The source regime's are handed over only when
+ * wanted[AKT_REGIME_SOURCE]. Whatever these regimes had in outputs is cleared first. */
+struct akt_outputs;
+int akt_population_transfer_outputs(const akt_spec *spec, const akt_data *data,
+                                    const bool wanted[AKT_REGIME_COUNT],
+                                    struct akt_outputs *outputs, akt_solution *solution,
+                                    akt_error *err);
+
 #define AKT_POPULATION_MEMORY_LIMIT_GIB 16.0
 
 /* One replica's finished source run, detached from its population: the source state (a, z) at
@@ -196,6 +205,25 @@ int akt_population_readout(akt_population *pop, double ridge, double *f, akt_err
 int akt_population_stability(akt_population *pop, const akt_population_phase *phase,
                              double extra_time, double *growth, akt_stability *stable,
                              akt_error *err);
+
+/* Called by the integrator after every accepted step of a phase run (source, target, and the
+ * stability test's runs), with the phase's flow time t (= the state's; from 0 at the start of the
+ * phase) and the population, whose state akt_population_predict and akt_population_kernels may
+ * read (they must not change it). A status other than AKT_OK stops the run and is returned. */
+typedef int (*akt_population_observer)(void *context, double t, akt_population *pop,
+                                       akt_error *err);
+
+/* Sets (or with NULL clears) the observer of the following runs. */
+void akt_population_set_observer(akt_population *pop, akt_population_observer observer,
+                                 void *context);
+
+/* The adapted kernels of the current state (source, scratch or joint) on the union of the
+ * point sets with points[s] true, stacked in the order of akt_points (M points in all):
+ * Phi = <phi(h) phi(h')> and G = <g g'>, g = phi'(h) z (THEORY.md section 2), M x M each,
+ * averaged over the S neurons (G may be NULL). A target state knows the target train and test
+ * points only (AKT_ERR_INPUT otherwise). Costs O(S M (P + M)); work space O(256 M). */
+int akt_population_kernels(akt_population *pop, const bool points[AKT_POINTS_COUNT], double *Phi,
+                           double *G, akt_error *err);
 
 /* Largest eigenvalue of the adapted NTK K = Phi + G * C on the current phase's training
  * points, from the last right-hand-side evaluation (for tests and step caps). */

@@ -20,6 +20,8 @@ typedef enum { AKT_READOUT_ZERO, AKT_READOUT_SOURCE, AKT_READOUT_RANDOM } akt_re
 
 /* A phase time of "converge" (t -> infinity) is stored as this value. */
 #define AKT_TIME_CONVERGE (-1.0)
+/* The four data splits (source, target, test, source_test), e.g. for output.kernel_splits. */
+#define AKT_SPLIT_COUNT 4
 /* Highest Hermite degree a polynomial task may use. */
 #define AKT_HERMITE_MAX 8
 
@@ -75,7 +77,11 @@ typedef struct {
         double target_mc_error, step_tolerance, tolerance, max_time, min_step;
     } solver;
     struct {
-        char *kernels, *trajectory;          /* NULL when not asked for */
+        char *kernels, *trajectory;          /* NULL when not asked for; relative names are
+                                                relative to directory (the spec file's) */
+        bool kernel_splits[AKT_SPLIT_COUNT]; /* splits the kernels are written on, indexed
+                                                source, target, test, source_test (the order
+                                                of akt_points); default target only */
     } output;
     /* Sweep axes as written: a list gives one value per grid point (scalar text); a string
      * "linspace(a, b, n)" or "logspace(a, b, n)" is stored as the single value, unexpanded. */
@@ -126,5 +132,7 @@ const char *akt_regime_name(akt_regime regime);
 const char *akt_method_name(akt_method method);
 const char *akt_activation_name(akt_activation activation);
 const char *akt_task_name(akt_task task);
+/* Name of split s (0..AKT_SPLIT_COUNT-1): source, target, test, source_test. */
+const char *akt_split_name(int split);
 
 #endif

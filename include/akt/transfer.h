@@ -42,7 +42,9 @@ typedef struct {
 int akt_transfer_method(const akt_spec *spec, akt_regime regime, akt_method *method, akt_error *err);
 
 /* Solves every regime the spec asks for. On a numerical failure the results reached so far are
- * in *solution (the failed one with converged false) and the status is AKT_ERR_NUMERIC. */
+ * in *solution (the failed one with converged false) and the status is AKT_ERR_NUMERIC. A spec
+ * that asks for output files (output.kernels, output.trajectory) is refused (AKT_ERR_INPUT):
+ * only akt_solve_outputs serves it. */
 int akt_solve(const akt_spec *spec, const akt_data *data, akt_solution *solution, akt_error *err);
 
 /* ---- sharing a source phase between solves ----------------------------------------------
@@ -90,6 +92,13 @@ void akt_source_cache_statistics(const akt_source_cache *cache, akt_source_cache
 /* akt_solve, reusing and filling cache (NULL: exactly akt_solve). */
 int akt_solve_cached(const akt_spec *spec, const akt_data *data, akt_source_cache *cache,
                      akt_solution *solution, akt_error *err);
+
+/* akt_solve, handing each regime's kernels and loss trajectory to outputs (output.h; from
+ * akt_outputs_alloc for this spec and data, or NULL). The files are written afterwards by
+ * akt_outputs_write, by a caller content with the solve. */
+struct akt_outputs;
+int akt_solve_outputs(const akt_spec *spec, const akt_data *data, struct akt_outputs *outputs,
+                      akt_solution *solution, akt_error *err);
 
 /* The result for a regime, or NULL if it was not solved. */
 const akt_result *akt_solution_find(const akt_solution *solution, akt_regime regime);

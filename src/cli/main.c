@@ -17,6 +17,7 @@
 #include "akt/compare.h"
 #include "akt/data.h"
 #include "akt/error.h"
+#include "akt/output.h"
 #include "akt/report.h"
 #include "akt/resources.h"
 #include "akt/spec.h"
@@ -146,29 +147,61 @@ static int command_data(const arguments *args, const akt_data *data)
     return 0;
 }
 
+/* The table or the JSON of what was reached, even after a numerical failure (DESIGN.md,
+ * Convergence); the exit code of the solve. */
+static int print_solution(const arguments *args, const akt_spec *spec, const akt_data *data,
+                          const akt_solution *solution, int status, const akt_error *err)
+{
+    if (args->json) {
+        akt_error json_err = {0};
+        if (akt_report_json(stdout, spec, data, solution, &json_err) != AKT_OK)
+            return fail(json_err.status, json_err.message);
+    } else {
+        akt_report_table(stdout, spec, data, solution);
+    }
+    if (status != AKT_OK)
+        return fail(status, err->message);
+    for (size_t i = 0; i < solution->count; i++)
+        if (!solution->results[i].converged)
+            return fail(AKT_ERR_NUMERIC, "a regime did not converge within solver.max_time");
+    return 0;
+}
+
+/* The output files, written only after a solve that succeeded in every regime (a failed run
+ * leaves none); their names go to stderr, so that stdout stays the table or the JSON. */
+static int write_outputs(const akt_outputs *outputs)
+{
+    akt_error err = {0};
+    if (akt_outputs_write(outputs, &err) != AKT_OK)
+        return fail(err.status, err.message);
+    const char *paths[2] = {akt_outputs_kernels_path(outputs), akt_outputs_trajectory_path(outputs)};
+    const char *what[2] = {"kernels", "loss trajectory"};
+    for (int i = 0; i < 2; i++)
+        if (paths[i])
+            fprintf(stderr, "akt: wrote the %s to %s\n", what[i], paths[i]);
+    return 0;
+}
+
 static int command_solve(const arguments *args, const akt_spec *spec, const akt_data *data)
 {
     akt_error err = {0};
     akt_solution solution;
-    int status = akt_solve(spec, data, &solution, &err);
+    akt_outputs *outputs = NULL;
+    if ((spec->output.kernels || spec->output.trajectory) &&
+        !(outputs = akt_outputs_alloc(spec, data, &err)))
+        return fail(err.status, err.message);
+    int status = akt_solve_outputs(spec, data, outputs, &solution, &err);
+    int code = 0;
     /* Bad input prints nothing; a numerical failure prints what was reached (DESIGN.md,
      * Convergence). */
     if (status != AKT_OK && (solution.count == 0 || status == AKT_ERR_INPUT))
-        return fail(status, err.message);
-    /* Print what was reached, even after a numerical failure (DESIGN.md, Convergence). */
-    if (args->json) {
-        akt_error json_err = {0};
-        if (akt_report_json(stdout, spec, data, &solution, &json_err) != AKT_OK)
-            return fail(json_err.status, json_err.message);
-    } else {
-        akt_report_table(stdout, spec, data, &solution);
-    }
-    if (status != AKT_OK)
-        return fail(status, err.message);
-    for (size_t i = 0; i < solution.count; i++)
-        if (!solution.results[i].converged)
-            return fail(AKT_ERR_NUMERIC, "a regime did not converge within solver.max_time");
-    return 0;
+        code = fail(status, err.message);
+    else
+        code = print_solution(args, spec, data, &solution, status, &err);
+    if (code == 0 && outputs)
+        code = write_outputs(outputs);
+    akt_outputs_free(outputs);
+    return code;
 }
 
 /* A positive integer option, or a one-line error naming the option. */
@@ -233,6 +266,13 @@ static void show_progress(void *context, size_t done, size_t total)
 static int command_train(const arguments *args, const akt_spec *spec, const akt_data *data)
 {
     long width = 0, seeds = 1;
+    /* akt solve writes the theory's outputs; networks have none, and silence would mislead. */
+    if (spec->output.kernels || spec->output.trajectory)
+        return fail(AKT_ERR_INPUT, spec->output.kernels
+                                       ? "output.kernels: only akt solve writes output files; "
+                                         "remove the key"
+                                       : "output.trajectory: only akt solve writes output files; "
+                                         "remove the key");
     if (!args->width)
         return bad_arguments("train needs --width N", NULL);
     if (!parse_count("--width", args->width, &width) ||

@@ -124,6 +124,30 @@ static void cross_key_errors(void)
                  ":3:13: data.hermite: degree must be an integer in 0..8, got '9'");
 }
 
+/* Output files: CSV names, two different files, splits the task has (README "Output files"). */
+static void output_errors(void)
+{
+    EXPECT_ERROR("output:\n  kernels: k.bin\n", NULL, 0,
+                 ":2:12: output.kernels must be a file name ending in .csv (the format written), got 'k.bin'");
+    EXPECT_ERROR("output: {trajectory: out/.csv}\n", NULL, 0, ":1:22: output.trajectory must be a file name");
+    EXPECT_ERROR("output: {kernels: a.csv, trajectory: a.csv}\n", NULL, 0,
+                 ":1:38: output.kernels and output.trajectory name the same file 'a.csv'");
+    EXPECT_ERROR("output: {kernels: [a.csv]}\n", NULL, 0, ":1:19: output.kernels: expected a file name or null");
+    EXPECT_ERROR("output:\n  kernel_splits: [target, tset]\n", NULL, 0,
+                 ":2:27: output.kernel_splits: unknown value 'tset'", "did you mean 'test'?");
+    EXPECT_ERROR("output:\n  kernel_splits: [test, test]\n", NULL, 0,
+                 ":2:25: output.kernel_splits: split test given twice");
+    EXPECT_ERROR("output:\n  kernel_splits: []\n", NULL, 0,
+                 ":2:18: output.kernel_splits: expected a non-empty list of source, target, test, source_test");
+    EXPECT_ERROR("sweep:\n  output.kernel_splits: [test]\n", NULL, 0,
+                 ":2:3: sweep: output.kernel_splits is not a scalar key");
+    EXPECT_ERROR("data:\n  task: csv\n  source: {x: a.csv, y: b.csv}\n  target: {x: c.csv, y: d.csv}\n"
+                 "  test: {x: e.csv, y: f.csv}\noutput: {kernel_splits: [target, source_test]}\n", NULL, 0,
+                 ":6:25: output.kernel_splits: this csv task has no source_test split");
+    EXPECT_ERROR("seed: 1\n", (const char *const[]){ "output.trajectory=t.txt" }, 1,
+                 "--set output.trajectory=t.txt: output.trajectory must be a file name ending in .csv");
+}
+
 static void sweep_errors(void)
 {
     EXPECT_ERROR("sweep:\n  data.alignmnt: [0, 1]\n", NULL, 0,
@@ -189,6 +213,7 @@ int main(void)
     type_errors();
     range_errors();
     cross_key_errors();
+    output_errors();
     sweep_errors();
     override_errors();
     validate_direct();

@@ -14,7 +14,7 @@ static const char *linear_spec =
     "target: {regimes: [joint, scratch], gamma: 7, weight_decay: 0, elastic: 0.5, readout_init: random, time: converge}\n"
     "solver: {method: lazy, neurons: 64, replicas: 2, target_mc_error: 1e-3, step_tolerance: 1e-7, "
     "tolerance: 3e-10, max_time: 1e7, min_step: 1e-12}\n"
-    "output: {kernels: \"dir with space/k.csv\", trajectory: traj.csv}\n"
+    "output: {kernels: \"dir with space/k.csv\", trajectory: traj.csv, kernel_splits: [test, source]}\n"
     "sweep: {data.alignment: [0, 0.5, 1], target.elastic: \"logspace(-2, 1, 4)\", output.trajectory: [a.csv, \"b c.csv\"]}\n";
 
 static const char *polynomial_spec =
@@ -30,7 +30,7 @@ static const char *fashion_spec =
 static const char *csv_spec =
     "data:\n  task: csv\n  source: {x: sx.csv, y: sy.csv}\n  target: {x: tx.csv, y: ty.csv}\n"
     "  test: {x: ex.csv, y: ey.csv}\n  source_test: {x: qx.csv, y: qy.csv}\n"
-    "solver: {method: convex}\n";
+    "solver: {method: convex}\noutput: {kernel_splits: source_test}\n";
 
 /* yaml -> struct -> yaml -> struct: equal structs, and the printed YAML is a fixed point. */
 static void round_trip(const char *yaml, const char *const *present, const char *const *absent)
@@ -81,6 +81,7 @@ static void json_content(void)
         "{\"seed\": 12345678901, \"data\": {\"task\": \"linear\", \"dim\": 37, \"alignment\": 0.30000000000000004,",
         "\"time\": \"converge\"", "\"regimes\": [\"scratch\", \"joint\"]", "\"readout_init\": \"random\"",
         "\"kernels\": \"dir with space/k.csv\"", "\"min_step\": 1e-12", "\"center\": true",
+        "\"kernel_splits\": [\"source\", \"test\"]",
         "\"sweep\": {\"data.alignment\": [\"0\", \"0.5\", \"1\"], \"target.elastic\": \"logspace(-2, 1, 4)\"",
     };
     for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++)
@@ -107,7 +108,8 @@ static void json_content(void)
 
     CHECK(akt_spec_load_string(&spec, "", "j.yaml", "/d", NULL, 0, &err) == AKT_OK);
     json = akt_spec_to_json(&spec);
-    CHECK(json && strstr(json, "\"output\": {\"kernels\": null, \"trajectory\": null}, \"sweep\": {}}"));
+    CHECK(json && strstr(json, "\"output\": {\"kernels\": null, \"trajectory\": null, "
+                                "\"kernel_splits\": [\"target\"]}, \"sweep\": {}}"));
     CHECK(json && strstr(json, "\"time\": 20}") && !strstr(json, "hermite"));
     free(json);
     akt_spec_free(&spec);
