@@ -4,8 +4,10 @@
  * 1. Linear activation, sample-exact: Phi = x'<ww'>x'/D and G = <z^2> of the moment closure
  *    started from the population's own empirical initial moments (rebuilt here from the
  *    documented streams) equal the population's kernels on every split it knows, in the source,
- *    scratch and joint states, up to integration error (both sides at local error 1e-8..1e-10
- *    per unit time; measured 5e-11 relative, asserted 1e-8).
+ *    scratch and joint states, up to integration error (the population at step_tolerance 1e-9,
+ *    the closure at 1e-10, per unit time over T = 3 + 2; the population's error scales with its
+ *    tolerance: measured 6e-8 at 1e-8, 1.7e-8 at 1e-9 (1e-10 is below its round-off floor);
+ *    asserted 5e-8).
  * 2. Linear activation, infinite width: the replicas' mean of two functionals of the source
  *    kernel on the target points (y'Phi y/|y|^2 and trace Phi / P) lies within 4 standard errors
  *    of the Gaussian closure.
@@ -106,8 +108,8 @@ static void compare_with_closure(const char *what, akt_population *pop, const ak
         g_error = fmax(g_error, fabs(G[i] - z_square) / z_square);
     printf("sample-exact %-7s M = %3zu: Phi max rel error %.2e, G = <z^2> = %.6f max rel error "
            "%.2e\n", what, M, phi_error, z_square, g_error);
-    CHECK(phi_error < 1e-8);
-    CHECK(g_error < 1e-8);
+    CHECK(phi_error < 5e-8);
+    CHECK(g_error < 5e-8);
     bool symmetric = true;
     for (size_t i = 0; i < M; i++)
         for (size_t j = 0; j < M; j++)
@@ -143,8 +145,8 @@ static void linear_sample_exact(const akt_data *data)
     akt_population_run run;
     akt_population *pop = akt_population_alloc(data, AKT_ACTIVATION_LINEAR, S, &err);
     akt_population_sample(pop, seed, 0);
-    akt_population_phase source = phase_of(1.0, 0.05, 0.0, 3.0, 1e-8);
-    akt_population_phase target = phase_of(1.5, 0.05, 0.5, 2.0, 1e-8);
+    akt_population_phase source = phase_of(1.0, 0.05, 0.0, 3.0, 1e-9);
+    akt_population_phase target = phase_of(1.5, 0.05, 0.5, 2.0, 1e-9);
     CHECK(akt_population_run_source(pop, &source, &run, &err) == AKT_OK);
 
     double *M0 = empirical_moments(seed, S, data->dim, 0);
