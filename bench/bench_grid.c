@@ -31,7 +31,8 @@
  * Usage: bench_grid [--spec FILE] [--P 100,300] [--S 1024,8192] [--set key=value]...
  *        [--calibrate-neurons 1024] [--full-max-P 1000] [--full-budget 60] [--accuracy]
  *        [--accuracy-max-P 300] [--accuracy-target 1e-3] [--memory-limit 6] [--repeats 3]
- *        [--csv FILE] [--accuracy-csv FILE] [--commit HASH] [--smoke]
+ *        [--csv FILE] [--accuracy-csv FILE] [--commit HASH] [--clock cpu|wall] [--smoke]
+ * Seconds are process CPU time unless --clock wall (bench_util.h: the machine is shared).
  * --smoke: a tiny grid plus the validation of the dense reference against akt (same neurons,
  * agreement of the test predictions); exits 1 if the validation fails. */
 #include <math.h>
@@ -661,6 +662,8 @@ static int parse_options(int argc, char **argv, grid_options *o)
             o->memory_limit_gib = atof(value);
         else if (strcmp(arg, "--repeats") == 0)
             o->repeats = atoi(value);
+        else if (strcmp(arg, "--clock") == 0)
+            ok = bench_set_clock(value);
         else
             ok = false;
         if (!ok) {
@@ -786,7 +789,7 @@ int main(int argc, char **argv)
     }
     printf("\nakt s/step: per attempted step (accepted or rejected); products/step: DGEMM work of "
            "a step in S x P x P products (measured by wrapping cblas_dgemm); loop GFLOP/s: that "
-           "work over the step's wall time; S*: measured at a smaller S that fits "
+           "work over the step's time; S*: measured at a smaller S that fits "
            "--memory-limit and scaled linearly; ~: extrapolated or estimated; ratio: dense time "
            "to T at equal accuracy over akt's; ratio, bound: with the dense step at the forward "
            "Euler stability limit 2/lambda_max (a lower bound on any dense run)\n");

@@ -9,12 +9,37 @@
 
 #include <cblas.h>
 
-double bench_now(void)
+static bench_clock chosen_clock = BENCH_CLOCK_CPU;
+
+bool bench_set_clock(const char *name)
+{
+    if (strcmp(name, "cpu") == 0)
+        chosen_clock = BENCH_CLOCK_CPU;
+    else if (strcmp(name, "wall") == 0)
+        chosen_clock = BENCH_CLOCK_WALL;
+    else
+        return false;
+    return true;
+}
+
+const char *bench_clock_name(void)
+{
+    return chosen_clock == BENCH_CLOCK_CPU ? "process CPU time" : "wall time";
+}
+
+static double seconds_of(clockid_t id)
 {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(id, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
+
+double bench_now(void)
+{
+    return seconds_of(chosen_clock == BENCH_CLOCK_CPU ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC);
+}
+
+double bench_wall(void) { return seconds_of(CLOCK_MONOTONIC); }
 
 static int compare_doubles(const void *a, const void *b)
 {
@@ -123,7 +148,7 @@ void bench_print_machine(FILE *out, const char *commit)
             openblas_get_num_procs());
     fprintf(out, "# blas: %s; OpenBLAS threads %d (OPENBLAS_NUM_THREADS=%s)\n",
             openblas_get_config(), openblas_get_num_threads(), threads ? threads : "unset");
-    fprintf(out, "# load average at start: %s\n", load);
+    fprintf(out, "# clock: %s\n# load average at start: %s\n", bench_clock_name(), load);
     if (commit && *commit)
         fprintf(out, "# source commit: %s\n", commit);
 }

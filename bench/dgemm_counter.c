@@ -3,9 +3,9 @@
  * only: the counters are plain globals, and libakt calls BLAS from one thread. */
 #include "dgemm_counter.h"
 
-#include <time.h>
-
 #include <cblas.h>
+
+#include "bench_util.h"
 
 void __real_cblas_dgemm(OPENBLAS_CONST enum CBLAS_ORDER order,
                         OPENBLAS_CONST enum CBLAS_TRANSPOSE trans_a,
@@ -26,12 +26,6 @@ void __wrap_cblas_dgemm(OPENBLAS_CONST enum CBLAS_ORDER order,
 
 static dgemm_count total;
 
-static double now_seconds(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 void __wrap_cblas_dgemm(OPENBLAS_CONST enum CBLAS_ORDER order,
                         OPENBLAS_CONST enum CBLAS_TRANSPOSE trans_a,
@@ -42,9 +36,9 @@ void __wrap_cblas_dgemm(OPENBLAS_CONST enum CBLAS_ORDER order,
                         OPENBLAS_CONST blasint ldb, OPENBLAS_CONST double beta, double *c,
                         OPENBLAS_CONST blasint ldc)
 {
-    double start = now_seconds();
+    double start = bench_now();
     __real_cblas_dgemm(order, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    total.seconds += now_seconds() - start;
+    total.seconds += bench_now() - start;
     total.flops += 2.0 * (double)m * (double)n * (double)k;
     total.calls++;
 }
