@@ -1,0 +1,50 @@
+#!/bin/sh
+# bench/run.sh: reruns every benchmark of bench/RESULTS.md and rewrites bench/results/.
+#
+# Usage (from the repository root, after `meson setup build --buildtype=release && ninja -C build`):
+#     bench/run.sh [grid] [solve] [finite]        (no argument: all three)
+# Environment: BUILD (default build), THREADS (OpenBLAS threads while measuring, default 1),
+# GRID_P, GRID_S (the grid's cells, default 100,300,1000,3000 and 1024,8192,32768),
+# SOLVE_TIMEOUT (seconds allowed to the full-size relu solve, default 900).
+# Each stage writes bench/results/<stage>.md (the tables, as printed) and <stage>*.csv; the
+# header of each .md names the machine, the load, the date and the commit measured.
+set -eu
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+THREADS=${THREADS:-1}
+GRID_P=${GRID_P:-100,300,1000,3000}
+GRID_S=${GRID_S:-1024,8192,32768}
+SOLVE_TIMEOUT=${SOLVE_TIMEOUT:-900}
+COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+if ! git diff --quiet HEAD -- src include 2>/dev/null; then COMMIT="$COMMIT+local-changes"; fi
+OUT=bench/results
+mkdir -p "$OUT"
+export OPENBLAS_NUM_THREADS="$THREADS"
+stages=${*:-grid solve finite}
+
+for stage in $stages; do
+    case $stage in
+    grid)
+        # P x S grid, equal-accuracy ladder for P <= 300, calibration runs for P <= 1000
+        rm -f "$OUT/grid.csv" "$OUT/grid_accuracy.csv"
+        "$BUILD/bench/bench_grid" --P "$GRID_P" --S "$GRID_S" --accuracy \
+            --csv "$OUT/grid.csv" --accuracy-csv "$OUT/grid_accuracy.csv" --commit "$COMMIT" \
+            | tee "$OUT/grid.md"
+        ;;
+    solve)
+        # the targets: quickstart, the D = 200 relu problem by population and by convex
+        rm -f "$OUT/solve.csv"
+        "$BUILD/bench/bench_solve" --spec bench/specs/relu_d200.yaml --timeout "$SOLVE_TIMEOUT" \
+            --csv "$OUT/solve.csv" --commit "$COMMIT" | tee "$OUT/solve.md"
+        ;;
+    finite)
+        rm -f "$OUT/finite.csv"
+        "$BUILD/bench/bench_finite" --spec bench/specs/finite_relu.yaml --csv "$OUT/finite.csv" \
+            --commit "$COMMIT" | tee "$OUT/finite.md"
+        ;;
+    *)
+        echo "bench/run.sh: unknown stage $stage (grid, solve, finite)" >&2
+        exit 2
+        ;;
+    esac
+done
