@@ -9,10 +9,11 @@
  * 0.1 percent asked of the adaptive integrator. Checked: test losses of source, scratch and joint
  * (with elastic pull), relu and erf, at step_tolerance 3e-5.
  * Measured (relative gap to the reference; steps against Euler's 10000 at dt = 1e-3, itself 1e-3
- * off): relu 4.5e-5, 4.9e-4, 1.3e-4 (282, 455, 2461 steps); erf 2.2e-5, 4.6e-5, 6.1e-5 (200,
- * 193, 207 steps). At the default 1e-4 relu misses by up to 1.8e-3 (130..767 steps): relu's
- * error estimate is O(h^2), not O(h^3), where neurons slide along kinks (see population.c), so
- * its global error is about proportional to step_tolerance. */
+ * off): relu 2.3e-5, 6.5e-4, 4.8e-5 (226, 271, 651 steps); erf 2.2e-5, 4.6e-5, 6.1e-5 (200,
+ * 193, 207 steps). At the default 1e-4: relu 3.7e-3, 1.1e-3, 3.1e-4 (116, 128, 226 steps), erf
+ * at most 2.2e-4 (about 110 steps). With S = 256 the relu gaps do not fall monotonically with
+ * the tolerance (1e-3: 4.6e-3, 3e-5: 2.3e-5, 1e-5: 1.2e-4 for the source): single neurons
+ * switching at a kink a step earlier or later move a small population's loss by chance. */
 #include <stdio.h>
 
 #include "../check.h"
@@ -83,7 +84,7 @@ static void against_euler(const akt_data *data, akt_activation activation, const
         CHECK_RELATIVE(fine[r], reference, 1e-3);     /* the reference is converged */
         CHECK_RELATIVE(adaptive[r], reference, 1e-3); /* issue 3: 0.1 percent */
         /* a step costs two S x P x P products against Euler's one */
-        CHECK(2 * steps[r] < euler_steps[r] / (activation == AKT_ACTIVATION_RELU && r == 2 ? 2 : 10));
+        CHECK(2 * steps[r] < euler_steps[r] / (activation == AKT_ACTIVATION_RELU && r == 2 ? 5 : 10));
     }
 }
 
