@@ -504,16 +504,20 @@ static void residual_model(akt_population *pop, size_t P, double h, const double
 }
 
 /* y_out = decayed y + the feedback of the residual integral Psi through the features of e:
- *     c_out = e^{-(lambda+delta) h} c + e^{-(lambda+delta) h/2} gamma W * Psi,
- *     z_out = e^{-lambda h} z + e^{-lambda h/2} gamma F.Psi,
- * the integrating factor of the decays (exact) with the feedback at the step's middle. */
+ *     c_out = e^{-(lambda+delta) h} c + phi1(-(lambda+delta) h) gamma W * Psi,
+ *     z_out = e^{-lambda h} z + phi1(-lambda h) gamma F.Psi,
+ * the integrating factor of the decays, exact, with the feedback's weight averaged over the
+ * step (phi1(-a h) = int_0^h e^{-a (h - s)} ds / h). Second order like the midpoint weight
+ * e^{-a h/2}, and, unlike it, it keeps a stationary state stationary for any h (constant W and
+ * Delta with gamma W Delta = a c give c_out = c), so long runs toward the t -> infinity state
+ * are not biased by their large steps. */
 static void advance(akt_population *pop, const flow_context *c, const double *y, double h,
                     const flow_eval *e, const double *Psi, double *y_out)
 {
     size_t S = pop->S, P = c->P;
     double rate = c->lambda + c->delta;
-    double ea = exp(-rate * h), ea_mid = c->gamma * exp(-0.5 * rate * h);
-    double ez = exp(-c->lambda * h), ez_mid = c->gamma * exp(-0.5 * c->lambda * h);
+    double ea = exp(-rate * h), ea_mid = c->gamma * phi1(-rate * h);
+    double ez = exp(-c->lambda * h), ez_mid = c->gamma * phi1(-c->lambda * h);
     for (size_t i = 0; i < S; i++) {
         const double *ci = y + i * P, *Wi = e->W + i * P, *Fi = e->F + i * P;
         double *out = y_out + i * P, dot = 0.0;
@@ -632,7 +636,7 @@ static size_t resolve_kinks(akt_population *pop, const flow_context *c, double h
                             const double *Psi, double *y_out, flow_eval *to)
 {
     size_t S = pop->S, P = c->P, corrected = 0;
-    double ea_mid = c->gamma * exp(-0.5 * (c->lambda + c->delta) * h);
+    double ea_mid = c->gamma * phi1(-(c->lambda + c->delta) * h); /* as in advance */
     for (size_t i = 0; i < S; i++) {
         const double *hs = H_from + i * P, *hu = H_used + i * P;
         double *he = to->H + i * P, *ci = y_out + i * P;
