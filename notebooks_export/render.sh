@@ -114,7 +114,7 @@ else
     P5NET="20 50 200" W5=256 S5=2
     if [ $reduced = 1 ]; then
         W5=16
-        REDUCED_NOTE="figures 1 to 4 and figure 5's lazy-limit theory are at the full settings of their specs; figure 5's finite-width networks are width 16 (2 seeds at P2 = 20, 50 and 200) instead of the full run's width 256: on the loaded shared 2-core machine one width-16 seed of the Fashion-MNIST training took 56 s of CPU (9 minutes of wall time), and one width-256 seed had not finished after 40 minutes. Width 16 is far from the lazy limit (the networks lie 0.07 to 1 above the theory, with seed scatter of the same size), so figure 5 shows where small networks stand, not convergence with width (figure 4 checks that). The akt commands of render.sh were run concurrently, one process each, and the plots and this report made from their CSVs by \`render.sh --reduced --only none\`."
+        REDUCED_NOTE="figures 1 to 4 and figure 5's lazy-limit theory are at the full settings of their specs; figure 5's finite-width networks are width 16 (2 seeds at P2 = 20, 50 and 200) instead of the full run's width 256: on the loaded shared 2-core machine one width-16 seed of the Fashion-MNIST training took 56 s of CPU (9 minutes of wall time), and one width-256 seed (P2 = 20) had not finished after 38 minutes (8 CPU-minutes). Width 16 is far from the lazy limit (the networks lie 0.07 to 1 above the theory, with seed scatter of the same size), so figure 5 shows where small networks stand, not convergence with width (figure 4 checks that). The akt commands of render.sh were run concurrently, one process each, and the plots and this report made from their CSVs by \`render.sh --reduced --only none\`."
     fi
 fi
 
