@@ -33,7 +33,14 @@ fig1_sentences() {
         "$(fmt "$amax")" "$(fmt "$r1")" "$(fmt "$je1")" "$(fmt "$jf1")" "$(fmt "$s1")"
     printf 'Transfer beats scratch (benefit > 0) %s for the readout, %s for the joint regime with elastic pull and %s without it (zero crossings interpolated linearly between grid points)' \
         "$(where_positive "$xr")" "$(where_positive "$xe")" "$(where_positive "$xf")"
-    if [ -n "$mc" ]; then printf '; the largest mc_error is %s.\n' "$mc"; else printf '.\n'; fi
+    if [ -n "$mc" ]; then printf '; the largest mc_error is %s' "$mc"; fi
+    unconverged=$(csv_select "$csv" "converged=false" regime,target.elastic,data.alignment |
+        awk '{ printf "%s%s (delta %s) at alignment %s", (NR > 1 ? ", " : ""), $1, $2, $3 }')
+    if [ -n "$unconverged" ]; then
+        printf '. Not converged (converged = false, plotted as reached): %s.\n' "$unconverged"
+    else
+        printf '.\n'
+    fi
 }
 
 fig2_sentences() {
@@ -129,8 +136,8 @@ fig5_sentences() {
             "$(csv_select "$net" "regime=joint" target_samples | tr '\n' ' ' | sed 's/ $//; s/ /, /g')"
         sep=""
         for r in scratch readout joint; do
-            printf '%s%s %s' "$sep" "$r" "$(csv_select "$net" "regime=$r" target_samples,test_loss_mean,theory |
-                awk '{ printf "%s%.3g (theory %.3g)", (NR > 1 ? ", " : ""), $2, $3 }')"
+            printf '%s%s %s' "$sep" "$r" "$(csv_select "$net" "regime=$r" target_samples,test_loss_mean,test_loss_se,theory |
+                awk '{ printf "%s%.3g +- %.2g (theory %.3g)", (NR > 1 ? ", " : ""), $2, $3, $4 }')"
             sep="; "
         done
         printf '.\n'
@@ -151,7 +158,7 @@ regime's (> 0: transfer helps). delta is the elastic pull of the joint regime to
 weights.
 EOF
     if [ $reduced = 1 ]; then
-        printf '\n**Reduced run (--reduced)**: this version'"'"'s figures were made on a loaded shared 2-core machine with smaller settings than the specs for three figures (figures 1(a), 2 and 3 are at full size): figure 1(b) S = 128, 3 alignments, 500 test points (spec: S = 2048, 6 alignments, 2000); figure 4 widths up to 256 with 3 seeds (spec run: up to 512, 4 seeds); figure 5 without finite-width networks (a width-64, 2-seed `akt compare` at P2 = 20 had not finished after 20 minutes on the loaded machine; the full run trains width 256 at P2 = 20, 50 and 200). `notebooks_export/render.sh` without `--reduced` makes the full versions.\n'
+        printf '\n**Reduced run (--reduced)**: %s `notebooks_export/render.sh` without `--reduced` makes the full versions.\n' "$REDUCED_NOTE"
     fi
     if [ $quick = 1 ]; then
         printf '\n**Reduced grid (--quick)**: smaller dimensions, sample counts, grids, widths and seeds than the specs; a check that the render runs, not the figures to read.\n'
@@ -169,9 +176,6 @@ Data: \`fig1a_linear_alignment.csv\` (spec \`specs/fig1a_linear_alignment.yaml\`
 
 (b) Relu network, population method, error bars mc_error. $(have fig1a_linear_alignment fig1b_relu_alignment && fig1_sentences "$out/fig1b_relu_alignment.csv")
 EOF
-    if [ $reduced = 1 ]; then
-        printf '\n*Panel (b) is at reduced size*: S = 128 neurons in 2 replicas, alignments 0, 0.6 and 1, 500 test points (the population solver of this version needs minutes per source solve). `render.sh` without `--reduced` runs the full settings of the spec (S = 2048, six alignments, 2000 test points). The three alignments of this run were computed by three concurrent `akt sweep` runs of the same spec and settings, merged in grid order (the numbers of a point do not depend on which run computed it).\n'
-    fi
     cat <<EOF
 
 ## Figure 2: test loss against target samples, for several source sample counts
