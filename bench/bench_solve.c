@@ -5,8 +5,8 @@
  * 1e-6 in < 60 s.
  *
  * Every run is a child process (fork), so that its peak resident memory (the child's getrusage
- * high-water mark, from wait4) and its CPU time are its own, and a run that exceeds its wall timeout
- * wall seconds is killed and reported as such (the current population integrator needs hours on
+ * high-water mark, from wait4) and its CPU time are its own, and a run that exceeds its wall
+ * timeout is killed and reported as such (the current population integrator needs hours on
  * the full-size problem). Seconds are process CPU time unless --clock wall (bench_util.h): the
  * time of akt_solve alone (spec parsing and data generation excluded), or, for a killed run, the
  * child's CPU time until killed. The smaller population case (S = 1024) gives the steps of each
