@@ -302,12 +302,15 @@ int main(int argc, char **argv)
     int status = parse_options(argc, argv, &o);
     if (status)
         return status;
-    FILE *csv = fopen(o.csv_path ? o.csv_path : "/dev/null", "w");
+    FILE *csv = fopen(o.csv_path ? o.csv_path : "/dev/null", "a+");
     if (!csv) {
         fprintf(stderr, "bench_solve: cannot write %s\n", o.csv_path);
         return 2;
     }
-    fputs("case,state,seconds,wall_seconds,runs,peak_mib,target_seconds,verdict,regimes\n", csv);
+    fseek(csv, 0, SEEK_END);
+    if (ftell(csv) == 0) /* appends to an existing file, so cases can be run one by one */
+        fputs("case,state,seconds,wall_seconds,runs,peak_mib,target_seconds,verdict,regimes\n",
+              csv);
     bench_print_machine(stdout, o.commit);
     printf("# problem: %s%s\n\n", o.spec_path, o.smoke ? " (smoke sizes)" : "");
     printf("| case | state | seconds (median) | wall s | runs | peak MiB | target | regimes: "
