@@ -5,7 +5,8 @@
 #     bench/run.sh [grid] [solve] [finite]        (no argument: all three)
 # Environment: BUILD (default build), THREADS (OpenBLAS threads while measuring, default 1),
 # GRID_P, GRID_S (the grid's cells, default 100,300,1000,3000 and 1024,8192,32768),
-# SOLVE_TIMEOUT (seconds allowed to the full-size relu solve, default 900).
+# SOLVE_CASES (default: all four of bench_solve), SOLVE_TIMEOUT (wall seconds allowed to each
+# solve; default: bench_solve's per-case limits).
 # Each stage writes bench/results/<stage>.md (the tables, as printed) and <stage>*.csv; the
 # header of each .md names the machine, the load, the date and the commit measured.
 set -eu
@@ -14,9 +15,13 @@ BUILD=${BUILD:-build}
 THREADS=${THREADS:-1}
 GRID_P=${GRID_P:-100,300,1000,3000}
 GRID_S=${GRID_S:-1024,8192,32768}
-SOLVE_TIMEOUT=${SOLVE_TIMEOUT:-900}
+SOLVE_TIMEOUT=${SOLVE_TIMEOUT:-}
+SOLVE_CASES=${SOLVE_CASES:-quickstart population convex population_small}
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 if ! git diff --quiet HEAD -- src include 2>/dev/null; then COMMIT="$COMMIT+local-changes"; fi
+# the population integrator measured: the last commit that changed src/population.c
+INTEGRATOR=$(git log -1 --format=%h -- src/population.c 2>/dev/null || echo unknown)
+COMMIT="$COMMIT (integrator of commit $INTEGRATOR)"
 OUT=bench/results
 mkdir -p "$OUT"
 export OPENBLAS_NUM_THREADS="$THREADS"
@@ -34,8 +39,12 @@ for stage in $stages; do
     solve)
         # the targets: quickstart, the D = 200 relu problem by population and by convex
         rm -f "$OUT/solve.csv"
-        "$BUILD/bench/bench_solve" --spec bench/specs/relu_d200.yaml --timeout "$SOLVE_TIMEOUT" \
-            --csv "$OUT/solve.csv" --commit "$COMMIT" | tee "$OUT/solve.md"
+        case_args=
+        for c in $SOLVE_CASES; do case_args="$case_args --case $c"; done
+        # shellcheck disable=SC2086
+        "$BUILD/bench/bench_solve" --spec bench/specs/relu_d200.yaml $case_args \
+            ${SOLVE_TIMEOUT:+--timeout "$SOLVE_TIMEOUT"} --csv "$OUT/solve.csv" --commit "$COMMIT" \
+            | tee "$OUT/solve.md"
         ;;
     finite)
         rm -f "$OUT/finite.csv"
