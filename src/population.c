@@ -88,12 +88,12 @@ struct akt_population {
     void *observer_context;
 };
 
-/* The flow of one phase, handed to GSL as the system's parameters. */
+/* The flow of one phase: its training points, base pre-activations and parameters. */
 typedef struct {
     akt_population *pop;
     size_t P;
     const double *h_base, *C, *y;
-    double gamma, lambda, delta, t0;
+    double gamma, lambda, delta;
 } flow_context;
 
 /* ---- random streams ------------------------------------------------------------------------ */
@@ -756,7 +756,6 @@ static int integrate(akt_population *pop, flow_context *c, double *y,
     memset(run, 0, sizeof *run);
     run->residual = converge ? NAN : 0.0;
 
-    c->t0 = pop->t;
     if (!evaluate(pop, c, y, pop->t, now))
         return akt_error_set(err, AKT_ERR_NUMERIC, "%s phase at t = %g: predictions on the "
                              "training points are NaN/Inf", state_name(pop->kind), pop->t);
@@ -875,7 +874,6 @@ static void phase_context(akt_population *pop, flow_context *c)
     c->gamma = pop->gamma;
     c->lambda = pop->lambda;
     c->delta = pop->delta;
-    c->t0 = pop->t;
     if (pop->kind == STATE_SOURCE) {
         c->P = data->source.rows;
         c->h_base = pop->h0[AKT_POINTS_SOURCE_TRAIN];
