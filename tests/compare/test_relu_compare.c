@@ -17,7 +17,7 @@ static const char problem[] =
     "source: {gamma: 1.0, weight_decay: 0.05, time: 10}\n"
     "target: {gamma: 1.0, weight_decay: 0.05, elastic: 0.5, readout_decay: 0.1, time: 10,\n"
     "         regimes: [scratch, readout, joint]}\n"
-    "solver: {method: population, neurons: 2048, replicas: 4, step_tolerance: 1.0e-2}\n";
+    "solver: {method: population, neurons: 2048, replicas: 4, step_tolerance: 1.0e-4}\n";
 
 int main(void)
 {
