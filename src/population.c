@@ -24,9 +24,14 @@
  * the end state's actual residual against the model's predicted one, both O(h^3) accurate,
  * measured in output units on the training points (which drive the whole flow). A step costs
  * two S x P x P products (h at the midpoint and the end) plus two rank-P updates for K.
- * Relu kinks: a neuron whose h_mu crosses 0 within a step has a jump in dc_mu/dt; its O(h)
- * error has zero mean over the uniformly placed crossing time and averages out over the
- * population (an O(h / sqrt(S)) remainder), so the controller sees the smooth part. */
+ * Relu kinks: a component h_mu that crosses 0 within a step, or slides along it, gets the
+ * switched-on fraction of the step its linear motion implies (resolve_kinks; the fractions of
+ * one neuron's components are solved together, they are coupled through C). The error estimate
+ * sees the smooth part only, so relu accuracy follows the step tolerance less than in
+ * proportion (tests/population/test_integrator.c: 0.1 percent of small-step Euler needs
+ * step_tolerance 1e-5 or below).
+ * Time converge (t -> infinity): the flow in segments of one time unit, the segment map
+ * accelerated by safeguarded Anderson mixing once it contracts steadily (converge_accelerated). */
 #include "akt/population.h"
 
 #include <math.h>
@@ -44,6 +49,7 @@
 
 #include "akt/exact.h"
 #include "akt/output.h"
+#include "anderson.h"
 
 #define TWO_OVER_SQRT_PI 1.12837916709551257390 /* erf'(0) */
 
@@ -82,7 +88,7 @@ struct akt_population {
     double *H;                    /* S x Pmax scratch */
     double *K, *G, *eigenvalues;  /* Pmax^2, Pmax^2, Pmax: adapted NTK, its eigenvectors */
     double *Psi, *model_end, *work; /* Pmax, Pmax, 3 Pmax */
-    double *z_mid, *kink_moves;   /* S (z at the step's midpoint), Pmax */
+    double *z_mid, *kink_fractions; /* S (z at the step's midpoint), Pmax */
     double *Q;                    /* S x Qmax: pre-activations on a queried set */
     akt_population_observer observer;   /* called after each accepted step (NULL: none) */
     void *observer_context;
@@ -239,7 +245,7 @@ void akt_population_free(akt_population *pop)
     }
     double *buffers[] = {pop->z0, pop->z_source, pop->y_source, pop->y_target, pop->y_spare,
                          pop->y_new, pop->H, pop->K, pop->G, pop->eigenvalues, pop->Psi,
-                         pop->model_end, pop->work, pop->z_mid, pop->kink_moves, pop->Q};
+                         pop->model_end, pop->work, pop->z_mid, pop->kink_fractions, pop->Q};
     for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++)
         free(buffers[i]);
     for (int k = 0; k < 3; k++) {
@@ -322,7 +328,7 @@ akt_population *akt_population_alloc(const akt_data *data, akt_activation activa
     pop->model_end = alloc_doubles(Pm, &failed);
     pop->work = alloc_doubles(3 * Pm, &failed);
     pop->z_mid = alloc_doubles(S, &failed);
-    pop->kink_moves = alloc_doubles(Pm, &failed);
+    pop->kink_fractions = alloc_doubles(Pm, &failed);
     pop->Q = alloc_doubles(S * pop->Qmax, &failed);
     if (failed) {
         akt_population_free(pop);
@@ -629,40 +635,60 @@ static double switching_fraction(double h_start, double A, double B)
  * into a bias of f of order h (measured: 0.5 % of the test loss at 130 steps for T = 5). Each
  * component whose sign differs between start, midpoint and end gets its switched-on fraction
  * from switching_fraction instead, its c is corrected, and the end state's pre-activations are
- * updated through that neuron's row of C (O(P) per corrected component). Returns the number of
- * corrected neurons. */
+ * updated through that neuron's row of C (O(P) per corrected component).
+ * The components of one neuron are coupled through C: a component's drift A includes the moves
+ * of the neuron's other components, and when one of those slides on its own kink, its
+ * uncorrected move (fully on or fully off, by its midpoint sign) is as large as the component's
+ * own switch. Taking A from the uncorrected end state sent a component that small-step Euler
+ * carries across its kink back to the on side for good (seen: one large neuron, 7 % off in c,
+ * a 1.6e-3 bias of the test loss that did not shrink with the step tolerance). So the fractions
+ * are solved together, by Gauss-Seidel sweeps over the neuron's switching components with the
+ * end pre-activations updated after each correction, until no fraction moves by more than
+ * KINK_FRACTION_TOLERANCE (a fraction's error scales one component's move within one step) or
+ * KINK_SWEEPS sweeps. Returns the number of corrected neurons. */
+#define KINK_SWEEPS 8
+#define KINK_FRACTION_TOLERANCE 1e-6
+
 static size_t resolve_kinks(akt_population *pop, const flow_context *c, double h,
                             const double *H_from, const double *H_used, const double *z_used,
                             const double *Psi, double *y_out, flow_eval *to)
 {
     size_t S = pop->S, P = c->P, corrected = 0;
     double ea_mid = c->gamma * phi1(-(c->lambda + c->delta) * h); /* as in advance */
+    double *applied = pop->kink_fractions; /* each component's switched-on fraction in y_out */
     for (size_t i = 0; i < S; i++) {
         const double *hs = H_from + i * P, *hu = H_used + i * P;
         double *he = to->H + i * P, *ci = y_out + i * P;
-        bool changed = false;
-        for (size_t mu = 0; mu < P; mu++) {
-            bool start = hs[mu] > 0.0, used = hu[mu] > 0.0, finish = he[mu] > 0.0;
-            if (start == used && used == finish)
-                continue;
-            double move = ea_mid * z_used[i] * Psi[mu]; /* c_mu's change when switched on */
-            double B = move * c->C[mu * P + mu];
-            double A = he[mu] - hs[mu] - (used ? B : 0.0);
-            double fix = (switching_fraction(hs[mu], A, B) - (used ? 1.0 : 0.0)) * move;
-            if (fix == 0.0)
-                continue;
-            ci[mu] += fix;
-            pop->kink_moves[mu] = fix;
-            changed = true;
-        }
-        if (!changed)
+        bool switching = false;
+        for (size_t mu = 0; mu < P && !switching; mu++)
+            switching = (hs[mu] > 0.0) != (hu[mu] > 0.0) || (hu[mu] > 0.0) != (he[mu] > 0.0);
+        if (!switching)
             continue;
-        corrected++;
         for (size_t mu = 0; mu < P; mu++)
-            if (pop->kink_moves[mu] != 0.0) {
-                cblas_daxpy((int)P, pop->kink_moves[mu], c->C + mu * P, 1, he, 1);
-                pop->kink_moves[mu] = 0.0;
+            applied[mu] = hu[mu] > 0.0 ? 1.0 : 0.0;
+        bool changed = false;
+        for (int sweep = 0; sweep < KINK_SWEEPS; sweep++) {
+            double largest = 0.0;
+            for (size_t mu = 0; mu < P; mu++) {
+                bool start = hs[mu] > 0.0, used = hu[mu] > 0.0, finish = he[mu] > 0.0;
+                if (start == used && used == finish && applied[mu] == (used ? 1.0 : 0.0))
+                    continue;
+                double move = ea_mid * z_used[i] * Psi[mu]; /* c_mu's change when switched on */
+                double B = move * c->C[mu * P + mu];
+                double A = he[mu] - hs[mu] - applied[mu] * B;
+                double change = switching_fraction(hs[mu], A, B) - applied[mu];
+                if (change == 0.0)
+                    continue;
+                ci[mu] += change * move;
+                cblas_daxpy((int)P, change * move, c->C + mu * P, 1, he, 1);
+                applied[mu] += change;
+                largest = fmax(largest, fabs(change));
+                changed = true;
             }
+            if (largest <= KINK_FRACTION_TOLERANCE)
+                break;
+        }
+        corrected += changed;
     }
     return corrected;
 }
@@ -739,22 +765,20 @@ static double exponential_midpoint(akt_population *pop, const flow_context *c, c
     return estimate;
 }
 
-/* Integrates the phase's flow on state y (actual values at pop->t) for phase->time, or until
- * the identity residual is below phase->tolerance (time converge, up to max_time).
- * Step control: a step is accepted when its local error estimate is at most step_tolerance * h
- * (error per unit time), and the next step is h (tol h / err)^{1/2} (the estimate is O(h^3)),
- * with a safety factor 0.9 and growth between 0.2 and 5. */
+/* Integrates the phase's flow on state y (actual values at pop->t) for phase->time (a number;
+ * time converge is converge_accelerated's, in segments of this). Step control: a step is
+ * accepted when its local error estimate is at most step_tolerance * h (error per unit time),
+ * and the next step is h (tol h / err)^{1/2} (the estimate is O(h^3)), with a safety factor 0.9
+ * and growth between 0.2 and 5. */
 static int integrate(akt_population *pop, flow_context *c, double *y,
                      const akt_population_phase *phase, step_log *log, akt_population_run *run,
                      akt_error *err)
 {
     size_t S = pop->S, P = c->P, n = S * (P + 1);
-    bool converge = phase->time == AKT_TIME_CONVERGE;
-    double t_start = pop->t, t_end = t_start + (converge ? phase->max_time : phase->time);
-    double tol = phase->step_tolerance, next_check = t_start + 1.0;
+    double t_start = pop->t, t_end = t_start + phase->time;
+    double tol = phase->step_tolerance;
     flow_eval *now = &pop->evals[0], *mid = &pop->evals[1], *end = &pop->evals[2];
     memset(run, 0, sizeof *run);
-    run->residual = converge ? NAN : 0.0;
 
     if (!evaluate(pop, c, y, pop->t, now))
         return akt_error_set(err, AKT_ERR_NUMERIC, "%s phase at t = %g: predictions on the "
@@ -808,29 +832,169 @@ static int integrate(akt_population *pop, flow_context *c, double *y,
             log->next++;
         else if (log && log_step(log, dt) != AKT_OK)
             return akt_error_set(err, AKT_ERR_MEMORY, "out of memory recording steps");
-        if (!converge)
-            run->residual += e;
+        run->residual += e;
         dt *= e > 0.0 ? clamp(0.9 * sqrt(tol * dt / e), 0.2, 5.0) : 5.0;
-        if (converge && pop->t >= next_check) {
-            int rs = identity_residual(pop, c, now, &run->residual, err);
-            if (rs != AKT_OK)
-                return rs;
-            if (run->residual <= phase->tolerance) {
-                run->converged = true;
-                break;
-            }
-            next_check = pop->t + fmax(1.0, 0.1 * (pop->t - t_start));
-        }
     }
     run->time = pop->t - t_start;
-    if (converge && !run->converged)
-        return akt_error_set(err, AKT_ERR_NUMERIC,
-                             "%s phase: not converged by solver.max_time = %g: relative "
-                             "Phi-identity residual %.3g > solver.tolerance %.3g",
-                             state_name(pop->kind), phase->max_time, run->residual,
-                             phase->tolerance);
     run->converged = true;
     return AKT_OK;
+}
+
+/* ---- t -> infinity: the flow, accelerated ---------------------------------------------------- */
+
+/* Time converge. The stationary state is the fixed point of the flow map over a segment of
+ * CONVERGE_SEGMENT units of time. The flow is not autonomous in (c, z) alone: the base
+ * pre-activations enter with r(t), which relaxes to its limit like u = e^{-(lambda+delta) t}
+ * (for lambda = 0.05 the slowest thing in a source or scratch phase). With u as one more
+ * coordinate the segment map G(c, z, u) is autonomous, and its fixed point is the t -> infinity
+ * state (u = 0). Plain time stepping converges to it only as fast as the slowest mode decays
+ * (rate ~ lambda for tanh/erf; algebraically for relu, THEORY.md section 4); Anderson
+ * acceleration (anderson.h, memory ANDERSON_MEMORY) of G extrapolates from the last iterates,
+ * u included (pop->t is then the time whose r the extrapolated u carries). It is safeguarded: an
+ * extrapolated point whose segment does not lower the identity residual below the last plain
+ * iterate's (or that the flow cannot integrate) is dropped, the iteration resumes from that
+ * plain iterate, and the history starts again. So the iteration never does worse than plain
+ * stepping by more than the segments it wastes, and the state reported is always one the flow
+ * reached by a segment of integration, checked by the identity residual (never called
+ * converged when it is not). The segment, 1 unit of time: long enough for the fast output modes
+ * (rates lambda_max(K) >> 1) to settle, so the iteration acts on the slow ones, and short
+ * enough that many iterations fit in a run. */
+#define CONVERGE_SEGMENT 1.0
+#define ANDERSON_MEMORY 5
+#define ANDERSON_PATIENCE 4
+
+static int state_residual(akt_population *pop, const flow_context *c, const double *y,
+                          double *residual, akt_error *err)
+{
+    if (!evaluate(pop, c, y, pop->t, &pop->evals[0]))
+        return akt_error_set(err, AKT_ERR_NUMERIC, "%s phase at t = %.6g: predictions on the "
+                             "training points became NaN/Inf", state_name(pop->kind), pop->t);
+    return identity_residual(pop, c, &pop->evals[0], residual, err);
+}
+
+/* u = e^{-(lambda+delta) t} and back. An extrapolated u <= 0 (overshooting the limit) maps to
+ * the time where u underflows: r is then at its limit. */
+static double base_decay(const flow_context *c, double t)
+{
+    double rate = c->lambda + c->delta;
+    return rate > 0.0 ? exp(-rate * t) : 1.0;
+}
+
+static double base_decay_time(const flow_context *c, double u, double t_now)
+{
+    double rate = c->lambda + c->delta;
+    if (!(rate > 0.0))
+        return t_now;
+    return u > 1e-300 ? -log(fmin(u, 1.0)) / rate : 745.0 / rate;
+}
+
+/* Extended state [y ; u] in and out of the iteration's vectors. */
+static void pack(const flow_context *c, const double *y, double t, size_t n, double *v)
+{
+    memcpy(v, y, n * sizeof *v);
+    v[n] = base_decay(c, t);
+}
+
+static void unpack(akt_population *pop, const flow_context *c, const double *v, size_t n,
+                   double *y)
+{
+    memcpy(y, v, n * sizeof *y);
+    pop->t = base_decay_time(c, v[n], pop->t);
+}
+
+static int converge_accelerated(akt_population *pop, flow_context *c, double *y,
+                                const akt_population_phase *phase, akt_population_run *run,
+                                akt_error *err)
+{
+    size_t n = pop->S * (c->P + 1);
+    akt_anderson *anderson = akt_anderson_alloc(n + 1, ANDERSON_MEMORY);
+    double *start = malloc((n + 1) * sizeof *start), *plain = malloc((n + 1) * sizeof *plain);
+    double *image = malloc((n + 1) * sizeof *image);
+    int status = AKT_OK;
+    memset(run, 0, sizeof *run);
+    run->residual = NAN;
+    if (!anderson || !start || !plain || !image) {
+        status = akt_error_set(err, AKT_ERR_MEMORY, "out of memory for the accelerated "
+                               "t -> infinity iteration (%zu doubles)",
+                               (2 * ANDERSON_MEMORY + 5) * (n + 1));
+        goto done;
+    }
+    akt_population_phase segment = *phase;
+    double flown = 0.0, plain_residual = INFINITY;
+    bool extrapolated = false; /* the segment starts from an Anderson point */
+    int contracting = 0;       /* plain segments in a row that lowered the residual */
+    int patience = ANDERSON_PATIENCE; /* such segments needed before extrapolating (again) */
+    pack(c, y, pop->t, n, start);
+    memcpy(plain, start, (n + 1) * sizeof *plain);
+    while (flown < phase->max_time) {
+        akt_population_run part;
+        segment.time = fmin(CONVERGE_SEGMENT, phase->max_time - flown);
+        status = integrate(pop, c, y, &segment, NULL, &part, err);
+        double residual = NAN;
+        if (status == AKT_OK) {
+            flown += part.time;
+            run->steps += part.steps;
+            run->rejected += part.rejected;
+            status = state_residual(pop, c, y, &residual, err);
+        }
+        if (status != AKT_OK && !extrapolated)
+            goto done;
+        if (status == AKT_OK && residual <= phase->tolerance) {
+            run->residual = residual;
+            run->converged = true;
+            break;
+        }
+        if (extrapolated && !(residual < plain_residual)) {
+            /* the extrapolation did not pay: resume plain from the last plain iterate, and
+             * wait twice as long before the next attempt */
+            status = AKT_OK;
+            unpack(pop, c, plain, n, y);
+            memcpy(start, plain, (n + 1) * sizeof *start);
+            akt_anderson_reset(anderson);
+            extrapolated = false;
+            contracting = 0;
+            patience *= 2;
+            run->residual = plain_residual;
+            continue;
+        }
+        contracting = residual < plain_residual ? contracting + 1 : 0;
+        plain_residual = run->residual = residual;
+        pack(c, y, pop->t, n, image);
+        memcpy(plain, image, (n + 1) * sizeof *plain);
+        if (contracting >= patience) {
+            extrapolated = akt_anderson_next(anderson, start, image, image) > 0;
+            unpack(pop, c, image, n, y);
+        } else {
+            akt_anderson_reset(anderson); /* no history across a phase that is not contracting */
+            extrapolated = false;
+        }
+        memcpy(start, image, (n + 1) * sizeof *start);
+    }
+    run->time = flown;
+    if (!run->converged) {
+        /* the state kept is the last plain iterate, the one the residual describes */
+        unpack(pop, c, plain, n, y);
+        status = akt_error_set(err, AKT_ERR_NUMERIC,
+                               "%s phase: not converged by solver.max_time = %g: relative "
+                               "Phi-identity residual %.3g > solver.tolerance %.3g",
+                               state_name(pop->kind), phase->max_time, run->residual,
+                               phase->tolerance);
+    }
+done:
+    akt_anderson_free(anderson);
+    free(start);
+    free(plain);
+    free(image);
+    return status;
+}
+
+/* A phase's run: for its time, or to convergence. */
+static int run_phase(akt_population *pop, flow_context *c, double *y,
+                     const akt_population_phase *phase, akt_population_run *run, akt_error *err)
+{
+    if (phase->time == AKT_TIME_CONVERGE)
+        return converge_accelerated(pop, c, y, phase, run, err);
+    return integrate(pop, c, y, phase, NULL, run, err);
 }
 
 /* Forward Euler with a fixed step dt on the same flow (akt_population_run_euler): what a
@@ -1001,7 +1165,7 @@ int akt_population_run_source(akt_population *pop, const akt_population_phase *p
     set_phase(pop, STATE_SOURCE, phase);
     flow_context c;
     phase_context(pop, &c);
-    status = integrate(pop, &c, pop->y_source, phase, NULL, run, err);
+    status = run_phase(pop, &c, pop->y_source, phase, run, err);
     if (status != AKT_OK)
         return status;
     return keep_source_state(pop, err);
@@ -1058,7 +1222,7 @@ int akt_population_run_target(akt_population *pop, const akt_population_phase *p
     set_phase(pop, pop->kind, phase);
     flow_context c;
     phase_context(pop, &c);
-    return integrate(pop, &c, pop->y_target, phase, NULL, run, err);
+    return run_phase(pop, &c, pop->y_target, phase, run, err);
 }
 
 int akt_population_run_euler(akt_population *pop, const akt_population_phase *phase, double dt,

@@ -7,19 +7,27 @@
  * 2 E(dt/2) - E(dt) removes Euler's O(dt) error); the test also checks that the extrapolation
  * moved the Euler answer by less than 1e-3 relative, so the reference is good to well below the
  * 0.1 percent asked of the adaptive integrator. Checked: test losses of source, scratch and joint
- * (with elastic pull), relu and erf, at step_tolerance 3e-5.
- * Measured (relative gap to the reference; steps against Euler's 10000 at dt = 1e-3, itself 1e-3
- * off): relu 2.3e-5, 6.5e-4, 4.8e-5 (226, 271, 651 steps); erf 2.2e-5, 4.6e-5, 6.1e-5 (200,
- * 193, 207 steps). At the default 1e-4: relu 3.7e-3, 1.1e-3, 3.1e-4 (116, 128, 226 steps), erf
- * at most 2.2e-4 (about 110 steps). With S = 256 the relu gaps do not fall monotonically with
- * the tolerance (1e-3: 4.6e-3, 3e-5: 2.3e-5, 1e-5: 1.2e-4 for the source): single neurons
- * switching at a kink a step earlier or later move a small population's loss by chance. */
+ * (with elastic pull), relu at step_tolerance 3e-6 and erf at 3e-5.
+ * Measured (relative gap to the reference, source/scratch/joint; steps; S = 256, seeds 3, 5, 7;
+ * Euler takes 10000 steps at dt = 1e-3 and is itself up to 6e-4 off):
+ *   relu 3e-6: at most 1.5e-4, 1.3e-4, 1.6e-4 (1150..1850 steps; joint 5800..6700)
+ *   relu 1e-5: at most 9.6e-4, 3.8e-4, 1.7e-4 (440..650 steps; joint 1800..2050)
+ *   relu 3e-5: up to 2.6e-3 (220..270 steps): not enough for 0.1 percent
+ *   erf 3e-5: 2.4e-5, 4.0e-5, 8.8e-5 (about 200 steps)
+ * Relu needs the tighter tolerance because the error estimate sees the smooth part of a step
+ * only; the kinks are resolved per component (resolve_kinks) but their remainder is not
+ * estimated, so the relu error falls roughly like step_tolerance^0.8 and not in proportion.
+ * Seed 7 at S = 256 is the regression case of the coupled kink fractions: before they were solved
+ * together, one large neuron ended 7 percent off in c and the scratch loss stayed 1.6e-3 from
+ * Euler at every tolerance down to 1e-6. */
 #include <stdio.h>
 
 #include "../check.h"
 #include "helpers.h"
 
-#define STEP_TOLERANCE 3e-5
+/* relu: see the header; erf: the smooth case, where the estimate controls the whole error */
+#define RELU_STEP_TOLERANCE 3e-6
+#define SMOOTH_STEP_TOLERANCE 3e-5
 
 typedef enum { RUN_ADAPTIVE, RUN_EULER } run_kind;
 
@@ -74,7 +82,9 @@ static void against_euler(const akt_data *data, akt_activation activation, const
     double dt = 1e-3;
     run_all(data, activation, RUN_EULER, dt, 1e-4, coarse, euler_steps);
     run_all(data, activation, RUN_EULER, dt / 2, 1e-4, fine, euler_steps);
-    run_all(data, activation, RUN_ADAPTIVE, 0.0, STEP_TOLERANCE, adaptive, steps);
+    bool relu = activation == AKT_ACTIVATION_RELU;
+    run_all(data, activation, RUN_ADAPTIVE, 0.0, relu ? RELU_STEP_TOLERANCE : SMOOTH_STEP_TOLERANCE,
+            adaptive, steps);
     for (int r = 0; r < 3; r++) {
         double reference = 2.0 * fine[r] - coarse[r];
         printf("%s %-7s Euler dt %g: %.8f, dt/2: %.8f, extrapolated %.8f; adaptive %.8f "
@@ -83,8 +93,10 @@ static void against_euler(const akt_data *data, akt_activation activation, const
                fabs(adaptive[r] - reference) / reference);
         CHECK_RELATIVE(fine[r], reference, 1e-3);     /* the reference is converged */
         CHECK_RELATIVE(adaptive[r], reference, 1e-3); /* issue 3: 0.1 percent */
-        /* a step costs two S x P x P products against Euler's one */
-        CHECK(2 * steps[r] < euler_steps[r] / (activation == AKT_ACTIVATION_RELU && r == 2 ? 5 : 10));
+        /* A step costs two S x P x P products against Euler's one. Smooth: far fewer steps.
+         * Relu at the tolerance that 0.1 percent needs: still fewer steps than Euler's 10000,
+         * which is itself only 6e-4 accurate (the step counts of the bench are what to read). */
+        CHECK(relu ? steps[r] < euler_steps[r] : 20 * steps[r] < euler_steps[r]);
     }
 }
 
