@@ -198,11 +198,13 @@ int akt_population_readout(akt_population *pop, double ridge, double *f, akt_err
 /* Stability test of the current joint state (THEORY.md section 4): a copy of the state is
  * kicked by a relative 1e-6 Gaussian perturbation of b and z; both copies are integrated for
  * extra_time with the same step sequence and the RMS difference of the test predictions is
- * measured before (d0), at extra_time/2 (d_half) and at extra_time (d1). growth = d1 / d0;
- * unstable (drifting away) when d1 > 10 d0 and d1 > 2 d_half (still growing at the end) and
- * d1 exceeds the integrator's own error estimate over extra_time (below it a difference is
- * indistinguishable from integration noise); otherwise stable. The state afterwards is the perturbed continuation (the caller has read
- * its results before). */
+ * measured before (d0), at extra_time/2 (d_half) and at extra_time (d1). growth = d1 / d0.
+ * Relu: unstable (drifting away) when d1 > 10 d0 and d1 > 2 d_half (still growing at the end)
+ * and d1 exceeds the integrator's own error estimate over extra_time (below it a difference is
+ * indistinguishable from the noise of components switching at kinks). Smooth activations:
+ * unstable when d1 > 2 d_half (growing at the end; slow instabilities count too). Otherwise
+ * stable.
+ * The state afterwards is the perturbed continuation (the caller has read its results before). */
 int akt_population_stability(akt_population *pop, const akt_population_phase *phase,
                              double extra_time, double *growth, akt_stability *stable,
                              akt_error *err);
