@@ -96,7 +96,7 @@ static int measure_width(const finite_options *o, const akt_spec *spec, const ak
     memset(w, 0, sizeof *w);
     w->width = width;
     double steps[MAX_LIST];
-    dgemm_count work = {0, 0, 0};
+    dgemm_count work = {0};
     bench_reset_peak_rss();
     for (int r = 0; r < o->repeats; r++) {
         int status = step_cost(spec, data, width, &steps[r], &work, err);
