@@ -5,6 +5,9 @@
 #     bench/run.sh [grid] [solve] [finite]        (no argument: all three)
 # Environment: BUILD (default build), THREADS (OpenBLAS threads while measuring, default 1),
 # GRID_P, GRID_S (the grid's cells, default 100,300,1000,3000 and 1024,8192,32768),
+# GRID_TOLERANCES (akt's step_tolerance ladder, default 1e-3,1e-4,3e-5), GRID_LADDER_NEURONS
+# (the ladder's S for each P in turn, default 1024,1024,256: the dense ladder at P = 1000 and
+# S = 1024 would take 45 CPU minutes), GRID_ACCURACY_MAX_P (largest P with a ladder, 1000),
 # SOLVE_CASES (default: all four of bench_solve), SOLVE_TIMEOUT (wall seconds allowed to each
 # solve; default: bench_solve's per-case limits).
 # Each stage writes bench/results/<stage>.md (the tables, as printed) and <stage>*.csv; the
@@ -15,6 +18,9 @@ BUILD=${BUILD:-build}
 THREADS=${THREADS:-1}
 GRID_P=${GRID_P:-100,300,1000,3000}
 GRID_S=${GRID_S:-1024,8192,32768}
+GRID_TOLERANCES=${GRID_TOLERANCES:-1e-3,1e-4,3e-5}
+GRID_LADDER_NEURONS=${GRID_LADDER_NEURONS:-1024,1024,256}
+GRID_ACCURACY_MAX_P=${GRID_ACCURACY_MAX_P:-1000}
 SOLVE_TIMEOUT=${SOLVE_TIMEOUT:-}
 SOLVE_CASES=${SOLVE_CASES:-quickstart population convex population_small}
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -30,9 +36,11 @@ stages=${*:-grid solve finite}
 for stage in $stages; do
     case $stage in
     grid)
-        # P x S grid, equal-accuracy ladder for P <= 300, calibration runs for P <= 1000
+        # P x S grid; equal-accuracy ladders for P <= GRID_ACCURACY_MAX_P; larger P extrapolated
         rm -f "$OUT/grid.csv" "$OUT/grid_accuracy.csv"
         "$BUILD/bench/bench_grid" --P "$GRID_P" --S "$GRID_S" --accuracy \
+            --accuracy-max-P "$GRID_ACCURACY_MAX_P" --tolerances "$GRID_TOLERANCES" \
+            --ladder-neurons "$GRID_LADDER_NEURONS" \
             --csv "$OUT/grid.csv" --accuracy-csv "$OUT/grid_accuracy.csv" --commit "$COMMIT" \
             | tee "$OUT/grid.md"
         ;;
