@@ -9,7 +9,8 @@
 # (the ladder's S for each P in turn, default 1024,1024,256: the dense ladder at P = 1000 and
 # S = 1024 would take 45 CPU minutes), GRID_ACCURACY_MAX_P (largest P with a ladder, 1000),
 # SOLVE_CASES (default: all four of bench_solve), SOLVE_TIMEOUT (wall seconds allowed to each
-# solve; default: bench_solve's per-case limits).
+# solve; default: bench_solve's per-case limits), SOLVE_APPEND=1 (keep solve.md/csv and append
+# this run's cases to them, e.g. to rerun the cheap quickstart without the 15-minute convex case).
 # Each stage writes bench/results/<stage>.md (the tables, as printed) and <stage>*.csv; the
 # header of each .md names the machine, the load, the date and the commit measured.
 set -eu
@@ -22,6 +23,7 @@ GRID_TOLERANCES=${GRID_TOLERANCES:-1e-3,1e-4,3e-5}
 GRID_LADDER_NEURONS=${GRID_LADDER_NEURONS:-1024,1024,256}
 GRID_ACCURACY_MAX_P=${GRID_ACCURACY_MAX_P:-1000}
 SOLVE_TIMEOUT=${SOLVE_TIMEOUT:-}
+SOLVE_APPEND=${SOLVE_APPEND:-0}
 SOLVE_CASES=${SOLVE_CASES:-quickstart population convex population_small}
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 if ! git diff --quiet HEAD -- src include 2>/dev/null; then COMMIT="$COMMIT+local-changes"; fi
@@ -46,13 +48,14 @@ for stage in $stages; do
         ;;
     solve)
         # the targets: quickstart, the D = 200 relu problem by population and by convex
-        rm -f "$OUT/solve.csv"
+        tee_append=
+        if [ "$SOLVE_APPEND" = 1 ]; then tee_append=-a; else rm -f "$OUT/solve.csv"; fi
         case_args=
         for c in $SOLVE_CASES; do case_args="$case_args --case $c"; done
         # shellcheck disable=SC2086
         "$BUILD/bench/bench_solve" --spec bench/specs/relu_d200.yaml $case_args \
             ${SOLVE_TIMEOUT:+--timeout "$SOLVE_TIMEOUT"} --csv "$OUT/solve.csv" --commit "$COMMIT" \
-            | tee "$OUT/solve.md"
+            | tee $tee_append "$OUT/solve.md"
         ;;
     finite)
         rm -f "$OUT/finite.csv"
