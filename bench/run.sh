@@ -10,7 +10,9 @@
 # S = 1024 would take 45 CPU minutes), GRID_ACCURACY_MAX_P (largest P with a ladder, 1000),
 # SOLVE_CASES (default: all four of bench_solve), SOLVE_TIMEOUT (wall seconds allowed to each
 # solve; default: bench_solve's per-case limits), SOLVE_APPEND=1 (keep solve.md/csv and append
-# this run's cases to them, e.g. to rerun the cheap quickstart without the 15-minute convex case).
+# this run's cases to them, e.g. to rerun the cheap quickstart without the 15-minute convex case),
+# FINITE_WIDTHS (default 256,1024,4096), FINITE_MODEL_FROM (widths from which bench_finite only
+# times the step and models the rest, default 4096), FINITE_SEEDS (seeds per width, default 2).
 # Each stage writes bench/results/<stage>.md (the tables, as printed) and <stage>*.csv; the
 # header of each .md names the machine, the load, the date and the commit measured.
 set -eu
@@ -24,6 +26,9 @@ GRID_LADDER_NEURONS=${GRID_LADDER_NEURONS:-1024,1024,256}
 GRID_ACCURACY_MAX_P=${GRID_ACCURACY_MAX_P:-1000}
 SOLVE_TIMEOUT=${SOLVE_TIMEOUT:-}
 SOLVE_APPEND=${SOLVE_APPEND:-0}
+FINITE_WIDTHS=${FINITE_WIDTHS:-256,1024,4096}
+FINITE_MODEL_FROM=${FINITE_MODEL_FROM:-4096}
+FINITE_SEEDS=${FINITE_SEEDS:-2}
 SOLVE_CASES=${SOLVE_CASES:-quickstart population convex population_small}
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 if ! git diff --quiet HEAD -- src include 2>/dev/null; then COMMIT="$COMMIT+local-changes"; fi
@@ -60,6 +65,7 @@ for stage in $stages; do
     finite)
         rm -f "$OUT/finite.csv"
         "$BUILD/bench/bench_finite" --spec bench/specs/finite_relu.yaml --csv "$OUT/finite.csv" \
+            --widths "$FINITE_WIDTHS" --model-from "$FINITE_MODEL_FROM" --seeds "$FINITE_SEEDS" \
             --commit "$COMMIT" | tee "$OUT/finite.md"
         ;;
     *)
