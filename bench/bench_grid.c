@@ -30,8 +30,9 @@
  * (dt_0 the largest power of 2 with dt_0 lambda_max <= 1), and the reference test loss is the
  * Richardson extrapolation of the two finest (Euler is first order); akt runs at each
  * --tolerances value. The dense step used in the grid is the coarsest whose error is
- * <= --accuracy-target (relative test loss), akt's tolerance the loosest that reaches it (the
- * tightest if none does; its error is printed). A P without a ladder uses the tolerance of the
+ * <= --accuracy-target (relative test loss) or, when even the finest misses it, the finest
+ * halved until its error, first order in dt, would ("first-order model"); akt's tolerance is the
+ * loosest that reaches the target (the tightest if none does; its error is printed). A P without a ladder uses the tolerance of the
  * largest checked P, and the dense step dt = c/lambda_max with c = dt lambda_max of that P
  * ("scaled"); the stability bound dt = 2/lambda_max (no forward Euler step can be larger)
  * gives a lower bound on the dense time in every cell.
@@ -426,6 +427,11 @@ static int accuracy_ladder(const grid_options *o, const akt_spec *spec, const ak
             cal->dense_dt = dt0 / exp2(k);
             cal->dense_dt_kind = "accuracy";
         }
+    if (cal->dense_dt == 0.0) { /* not reached: halve the finest step until first order says so */
+        double finest = fabs(dense[LADDER - 1].test_loss - reference) / fabs(reference);
+        cal->dense_dt = dt0 / exp2(LADDER - 1 + ceil(log2(finest / target)));
+        cal->dense_dt_kind = "first-order model";
+    }
     size_t chosen = n - 1;
     for (size_t k = n; k-- > 0;)
         if (fabs(akt[k].test_loss - reference) <= target * fabs(reference))
