@@ -849,8 +849,8 @@ static bool parse_value(grid_options *o, const char *arg, const char *value)
         o->accuracy_csv_path = value;
     else if (strcmp(arg, "--commit") == 0)
         o->commit = value;
-    else if (strcmp(arg, "--set") == 0)
-        return o->set_count < MAX_SETS && (o->sets[o->set_count++] = value);
+    else if (strcmp(arg, "--set") == 0 && o->set_count < MAX_SETS)
+        o->sets[o->set_count++] = value;
     else if (strcmp(arg, "--P") == 0)
         return bench_parse_list(value, o->P, MAX_LIST, &o->P_count);
     else if (strcmp(arg, "--S") == 0)
