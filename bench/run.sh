@@ -5,8 +5,14 @@
 #     bench/run.sh [grid] [solve] [finite]        (no argument: all three)
 # Environment: BUILD (default build), THREADS (OpenBLAS threads while measuring, default 1),
 # GRID_P, GRID_S (the grid's cells, default 100,300,1000,3000 and 1024,8192,32768),
+# GRID_TOLERANCES (akt's step_tolerance ladder, default 1e-3,1e-4,3e-5), GRID_LADDER_NEURONS
+# (the ladder's S for each P in turn, default 1024,1024,256: the dense ladder at P = 1000 and
+# S = 1024 would take 45 CPU minutes), GRID_ACCURACY_MAX_P (largest P with a ladder, 1000),
 # SOLVE_CASES (default: all four of bench_solve), SOLVE_TIMEOUT (wall seconds allowed to each
-# solve; default: bench_solve's per-case limits).
+# solve; default: bench_solve's per-case limits), SOLVE_APPEND=1 (keep solve.md/csv and append
+# this run's cases to them, e.g. to rerun the cheap quickstart without the 15-minute convex case),
+# FINITE_WIDTHS (default 256,1024,4096), FINITE_MODEL_FROM (widths from which bench_finite only
+# times the step and models the rest, default 4096), FINITE_SEEDS (seeds per width, default 2).
 # Each stage writes bench/results/<stage>.md (the tables, as printed) and <stage>*.csv; the
 # header of each .md names the machine, the load, the date and the commit measured.
 set -eu
@@ -15,7 +21,14 @@ BUILD=${BUILD:-build}
 THREADS=${THREADS:-1}
 GRID_P=${GRID_P:-100,300,1000,3000}
 GRID_S=${GRID_S:-1024,8192,32768}
+GRID_TOLERANCES=${GRID_TOLERANCES:-1e-3,1e-4,3e-5}
+GRID_LADDER_NEURONS=${GRID_LADDER_NEURONS:-1024,1024,256}
+GRID_ACCURACY_MAX_P=${GRID_ACCURACY_MAX_P:-1000}
 SOLVE_TIMEOUT=${SOLVE_TIMEOUT:-}
+SOLVE_APPEND=${SOLVE_APPEND:-0}
+FINITE_WIDTHS=${FINITE_WIDTHS:-256,1024,4096}
+FINITE_MODEL_FROM=${FINITE_MODEL_FROM:-4096}
+FINITE_SEEDS=${FINITE_SEEDS:-2}
 SOLVE_CASES=${SOLVE_CASES:-quickstart population convex population_small}
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 if ! git diff --quiet HEAD -- src include 2>/dev/null; then COMMIT="$COMMIT+local-changes"; fi
@@ -30,25 +43,29 @@ stages=${*:-grid solve finite}
 for stage in $stages; do
     case $stage in
     grid)
-        # P x S grid, equal-accuracy ladder for P <= 300, calibration runs for P <= 1000
+        # P x S grid; equal-accuracy ladders for P <= GRID_ACCURACY_MAX_P; larger P extrapolated
         rm -f "$OUT/grid.csv" "$OUT/grid_accuracy.csv"
         "$BUILD/bench/bench_grid" --P "$GRID_P" --S "$GRID_S" --accuracy \
+            --accuracy-max-P "$GRID_ACCURACY_MAX_P" --tolerances "$GRID_TOLERANCES" \
+            --ladder-neurons "$GRID_LADDER_NEURONS" \
             --csv "$OUT/grid.csv" --accuracy-csv "$OUT/grid_accuracy.csv" --commit "$COMMIT" \
             | tee "$OUT/grid.md"
         ;;
     solve)
         # the targets: quickstart, the D = 200 relu problem by population and by convex
-        rm -f "$OUT/solve.csv"
+        tee_append=
+        if [ "$SOLVE_APPEND" = 1 ]; then tee_append=-a; else rm -f "$OUT/solve.csv"; fi
         case_args=
         for c in $SOLVE_CASES; do case_args="$case_args --case $c"; done
         # shellcheck disable=SC2086
         "$BUILD/bench/bench_solve" --spec bench/specs/relu_d200.yaml $case_args \
             ${SOLVE_TIMEOUT:+--timeout "$SOLVE_TIMEOUT"} --csv "$OUT/solve.csv" --commit "$COMMIT" \
-            | tee "$OUT/solve.md"
+            | tee $tee_append "$OUT/solve.md"
         ;;
     finite)
         rm -f "$OUT/finite.csv"
         "$BUILD/bench/bench_finite" --spec bench/specs/finite_relu.yaml --csv "$OUT/finite.csv" \
+            --widths "$FINITE_WIDTHS" --model-from "$FINITE_MODEL_FROM" --seeds "$FINITE_SEEDS" \
             --commit "$COMMIT" | tee "$OUT/finite.md"
         ;;
     *)
