@@ -47,6 +47,18 @@ static int check_count, check_failed;
         }                                                                                     \
     } while (0)
 
+/* |a - b| / |b| over n values (Euclidean norms): the relative distance of a vector of results
+ * from a reference vector. */
+static inline double check_relative_distance(const double *a, const double *b, size_t n)
+{
+    double diff = 0.0, norm = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        diff += (a[i] - b[i]) * (a[i] - b[i]);
+        norm += b[i] * b[i];
+    }
+    return sqrt(diff / norm);
+}
+
 static inline int check_finish(void)
 {
     printf("%d checks, %d failed\n", check_count, check_failed);

@@ -28,16 +28,6 @@ static void predictions(akt_population *pop, akt_points points, size_t rows, dou
     CHECK(akt_population_predict(pop, points, f, &err) == AKT_OK);
 }
 
-static double relative_gap(const double *a, const double *b, size_t n)
-{
-    double d = 0.0, s = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        d += (a[i] - b[i]) * (a[i] - b[i]);
-        s += b[i] * b[i];
-    }
-    return sqrt(d / s);
-}
-
 static void linear_closed_form(void)
 {
     akt_data data;
@@ -63,7 +53,7 @@ static void linear_closed_form(void)
         akt_population_run run;
         CHECK(akt_population_run_source(pop, &phase, &run, &err) == AKT_OK);
         predictions(pop, AKT_POINTS_SOURCE_TEST, 200, f);
-        double gap = relative_gap(f, expected, 200);
+        double gap = check_relative_distance(f, expected, 200);
         printf("linear lambda %.2f: converged %d, residual %.2e after flow time %.0f (%ld steps); "
                "test predictions vs the closed form: relative %.2e\n", lambdas[k], run.converged,
                run.residual, run.time, run.steps, gap);
@@ -108,7 +98,7 @@ static void erf_stationary(void)
         double converged[200], later[200];
         akt_population_run run;
         erf_target(&data, r, converged, later, &run);
-        double moved = relative_gap(later, converged, data.test.rows);
+        double moved = check_relative_distance(later, converged, data.test.rows);
         printf("erf %-7s converge: residual %.2e after flow time %.0f (%ld steps); 50 more "
                "units of flow move the test predictions by %.2e relative\n", names[r],
                run.residual, run.time, run.steps, moved);

@@ -78,16 +78,6 @@ static void population_predictions(const akt_data *data, const akt_spec *spec, d
     akt_population_free(pop);
 }
 
-static double relative_rms(const double *a, const double *b, size_t n)
-{
-    double diff = 0, norm = 0;
-    for (size_t i = 0; i < n; i++) {
-        diff += (a[i] - b[i]) * (a[i] - b[i]);
-        norm += b[i] * b[i];
-    }
-    return sqrt(diff / norm);
-}
-
 /* The arc-cosine NTK Phi0 + G0 * C between rows of A (a x D) and the train rows X. */
 static void closed_form_ntk(const double *A, size_t a, const double *X, double *K)
 {
@@ -129,7 +119,7 @@ int main(void)
     double gammas[3] = {1e-1, 1e-2, 1e-3}, gaps[3];
     for (int i = 0; i < 3; i++) {
         population_predictions(&data, &spec, gammas[i], 0, f_pop);
-        gaps[i] = relative_rms(f_pop, f_kernel, M);
+        gaps[i] = check_relative_distance(f_pop, f_kernel, M);
         printf("gamma %.0e: relative gap to the empirical-NTK flow %.3e\n", gammas[i], gaps[i]);
     }
     CHECK(gaps[1] < 0.3 * gaps[0]);
