@@ -146,7 +146,26 @@ fig5_sentences() {
               z = $4 > 0 ? ($3 - $5) / $4 : 0; if (z < 0) z = -z
               if (gap > worst) { worst = gap; at = $1 " at P2 = " $2 }
               if (z > 3) far++; n++ }
-            END { printf ". The networks differ from the lazy-limit theory by up to %.0f percent (%s); %d of %d values lie more than 3 standard errors from it, so at this width and gamma they are not yet in the lazy limit (figure 4 checks convergence with width on a smaller problem).\n", 100 * worst, at, far, n }'
+            END { printf ". The networks differ from the lazy-limit theory by up to %.0f percent (%s); %d of %d values lie more than 3 standard errors from it, so at this width and gamma they are not yet in the lazy limit.", 100 * worst, at, far, n }'
+        pop=$out/fig5_fashion_population.csv
+        if [ -s "$pop" ]; then
+            # the networks against the theory at their own gamma, point by point (regime, P2)
+            { csv_select "$pop" "" regime,data.target.samples,test_loss,mc_error | sed 's/^/T /'
+              csv_select "$net" "" regime,target_samples,test_loss_mean,test_loss_se | sed 's/^/N /'; } |
+            awk '
+                $1 == "T" { th[$2 " " $3] = $4; mc[$2 " " $3] = $5; next }
+                ($2 " " $3) in th {
+                    k = $2 " " $3; gap = ($4 - th[k]) / th[k]; if (gap < 0) gap = -gap
+                    err = sqrt($5 * $5 + mc[k] * mc[k]); z = err > 0 ? ($4 - th[k]) / err : 0; if (z < 0) z = -z
+                    if (gap > worst) { worst = gap; at = $2 " at P2 = " $3 }
+                    if (z > 3) far++; n++ }
+                END { if (n) printf " The population theory at the networks'"'"' gamma (open symbols) is within %.0f percent of them at every point (largest: %s); %d of %d values differ by more than 3 combined errors.", 100 * worst, at, far, n }'
+            unconverged=$(csv_select "$pop" "converged=false" regime,data.target.samples |
+                awk '{ printf "%s%s at P2 = %s", (NR > 1 ? ", " : ""), $1, $2 }')
+            [ -z "$unconverged" ] ||
+                printf ' Not converged in the population theory (converged = false: the stability test said unstable; plotted as reached): %s.' "$unconverged"
+        fi
+        printf '\n'
     else
         printf 'No finite-width networks were trained in this run.\n'
     fi
@@ -209,7 +228,9 @@ $(have fig4_width && fig4_sentences)
 
 ![figure 5](fig5_fashion.png)
 
-Data: \`fig5_fashion_theory.csv\` (\`akt sweep specs/fig5_fashion.yaml\`, lazy limit) and
+Data: \`fig5_fashion_theory.csv\` (\`akt sweep specs/fig5_fashion.yaml\`, lazy limit),
+\`fig5_fashion_population.csv\` (the same sweep with \`--set solver.method=population $Q5POP\`: the
+theory at the networks' gamma 0.1, error bars mc_error) and
 \`fig5_fashion_networks.csv\` (\`akt compare\` at width $W5, $S5 seeds, gamma 0.1, centred outputs, per P2).
 $(have fig5_fashion_theory fig5_fashion_networks && fig5_sentences)
 EOF
