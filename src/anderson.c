@@ -123,9 +123,9 @@ static void record(akt_anderson *a, const double *x, const double *g)
 size_t akt_anderson_next(akt_anderson *anderson, const double *x, const double *g, double *next)
 {
     akt_anderson *a = anderson;
-    size_t n = a->n, k = a->count;
+    size_t n = a->n;
     record(a, x, g);
-    k = a->count;
+    size_t k = a->count;
     if (k == 0) {
         if (next != g)
             memcpy(next, g, n * sizeof *next);

@@ -15,7 +15,7 @@
 
 typedef struct akt_anderson akt_anderson;
 
-/* NULL when out of memory (or n == 0, memory == 0). */
+/* NULL when out of memory (or n == 0, or memory outside 1..8). */
 akt_anderson *akt_anderson_alloc(size_t n, size_t memory);
 void akt_anderson_free(akt_anderson *anderson);
 

@@ -769,7 +769,7 @@ static double exponential_midpoint(akt_population *pop, const flow_context *c, c
  * time converge is converge_accelerated's, in segments of this). Step control: a step is
  * accepted when its local error estimate is at most step_tolerance * h (error per unit time),
  * and the next step is h (tol h / err)^{1/2} (the estimate is O(h^3)), with a safety factor 0.9
- * and growth between 0.2 and 5. */
+ * and growth between 0.2 and 5. On success pop->evals[0] holds the evaluation of the final y. */
 static int integrate(akt_population *pop, flow_context *c, double *y,
                      const akt_population_phase *phase, step_log *log, akt_population_run *run,
                      akt_error *err)
@@ -837,6 +837,10 @@ static int integrate(akt_population *pop, flow_context *c, double *y,
     }
     run->time = pop->t - t_start;
     run->converged = true;
+    /* leave the final state's evaluation where callers find it (converge_accelerated) */
+    flow_eval final = *now;
+    *now = pop->evals[0];
+    pop->evals[0] = final;
     return AKT_OK;
 }
 
@@ -862,15 +866,6 @@ static int integrate(akt_population *pop, flow_context *c, double *y,
 #define CONVERGE_SEGMENT 1.0
 #define ANDERSON_MEMORY 5
 #define ANDERSON_PATIENCE 4
-
-static int state_residual(akt_population *pop, const flow_context *c, const double *y,
-                          double *residual, akt_error *err)
-{
-    if (!evaluate(pop, c, y, pop->t, &pop->evals[0]))
-        return akt_error_set(err, AKT_ERR_NUMERIC, "%s phase at t = %.6g: predictions on the "
-                             "training points became NaN/Inf", state_name(pop->kind), pop->t);
-    return identity_residual(pop, c, &pop->evals[0], residual, err);
-}
 
 /* u = e^{-(lambda+delta) t} and back. An extrapolated u <= 0 (overshooting the limit) maps to
  * the time where u underflows: r is then at its limit. */
@@ -935,7 +930,8 @@ static int converge_accelerated(akt_population *pop, flow_context *c, double *y,
             flown += part.time;
             run->steps += part.steps;
             run->rejected += part.rejected;
-            status = state_residual(pop, c, y, &residual, err);
+            /* integrate left the evaluation of y in evals[0]: no second S x P x P product */
+            status = identity_residual(pop, c, &pop->evals[0], &residual, err);
         }
         if (status != AKT_OK && !extrapolated)
             goto done;
