@@ -1,4 +1,4 @@
-/* bench_finite.c: the cost of finite-width training (src/finite.c) and of `akt compare` against
+/* bench_finite.c: the cost of finite-width training (src/numerics/network.c) and of `akt compare` against
  * the cost of the theory it is compared with (issue 6, "Benchmarks").
  *
  * For each width N (default 256, 1024, 4096) on the spec's problem (default

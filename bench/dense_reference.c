@@ -12,7 +12,7 @@
 #include <cblas.h>
 #include <gsl/gsl_rng.h>
 /* gsl_randist.h pulls in GSL's own cblas.h, whose enums clash with OpenBLAS's (included above,
- * and the one linked); its include guard keeps GSL's copy out (as in src/population.c). */
+ * and the one linked); its include guard keeps GSL's copy out (as in src/numerics/population.c). */
 #define __GSL_CBLAS_H__
 #include <gsl/gsl_randist.h>
 

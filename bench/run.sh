@@ -32,8 +32,8 @@ FINITE_SEEDS=${FINITE_SEEDS:-2}
 SOLVE_CASES=${SOLVE_CASES:-quickstart population convex population_small}
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 if ! git diff --quiet HEAD -- src include 2>/dev/null; then COMMIT="$COMMIT+local-changes"; fi
-# the population integrator measured: the last commit that changed src/population.c
-INTEGRATOR=$(git log -1 --format=%h -- src/population.c 2>/dev/null || echo unknown)
+# the population integrator measured: the last commit that changed src/numerics/population.c
+INTEGRATOR=$(git log -1 --format=%h -- src/numerics/population.c 2>/dev/null || echo unknown)
 COMMIT="$COMMIT (integrator of commit $INTEGRATOR)"
 OUT=bench/results
 mkdir -p "$OUT"

@@ -1,4 +1,4 @@
-/* test_anderson.c: Anderson acceleration (src/anderson.c) on a linear contraction with a known
+/* test_anderson.c: Anderson acceleration (src/numerics/anderson.c) on a linear contraction with a known
  * fixed point.
  *
  * G(x) = A x + b with A = Q diag(a) Q' symmetric, eigenvalues a_j spread over [0, 0.99], and
@@ -19,7 +19,7 @@
 #include <gsl/gsl_randist.h>
 
 #include "../check.h"
-#include "../../src/anderson.h"
+#include "../../src/numerics/anderson.h"
 #include "akt/exact.h"
 
 #define N 60

@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "../check.h"
-#include "../../src/source_cache.h"
+#include "../../src/solve/source_cache.h"
 #include "akt/population.h"
 #include "akt/resources.h"
 #include "akt/sweep.h"

@@ -7,7 +7,7 @@
  * of csv files on disk and of Fashion-MNIST subsampling, and a wrong inference would silently
  * give a wrong source; comparing (P1 + Ms)(D + 1) doubles costs nothing next to a solve.
  * Entries are few (a sweep solver keeps AKT_SOURCE_CACHE_CAPACITY), so lookups are linear. */
-#include "source_cache.h"
+#include "solve/source_cache.h"
 
 #include <math.h>
 #include <stdint.h>

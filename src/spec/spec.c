@@ -9,7 +9,7 @@
 /* realpath is an XSI function in glibc. */
 #define _XOPEN_SOURCE 700
 
-#include "spec_internal.h"
+#include "spec/spec_internal.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -3,7 +3,7 @@
  *
  * Each rule names the key; when the loader knows which node set the key, the message starts
  * with that node's file:line:column (or the --set text), so a user is sent to the exact value. */
-#include "spec_internal.h"
+#include "spec/spec_internal.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -23,7 +23,7 @@
 #include "akt/output.h"
 #include "akt/population.h"
 #include "akt/resources.h"
-#include "source_cache.h"
+#include "solve/source_cache.h"
 
 /* ---- small helpers ---------------------------------------------------------------------- */
 

@@ -49,7 +49,7 @@
 
 #include "akt/exact.h"
 #include "akt/output.h"
-#include "anderson.h"
+#include "numerics/anderson.h"
 
 #define TWO_OVER_SQRT_PI 1.12837916709551257390 /* erf'(0) */
 

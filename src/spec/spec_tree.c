@@ -4,7 +4,7 @@
  * but keeping our own small tree lets the key walker (spec.c) be written over one node type and
  * lets every later validation error point at the value the user wrote. Anchors and aliases are
  * refused: a spec has no use for them and they would make "where did this come from" ambiguous. */
-#include "spec_internal.h"
+#include "spec/spec_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

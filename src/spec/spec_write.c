@@ -4,7 +4,7 @@
  * Both walk the key table in order and print only the keys that apply to the spec's task, so
  * the YAML is itself a valid spec that loads to an identical struct. Doubles are printed in the
  * shortest form that reads back exactly. */
-#include "spec_internal.h"
+#include "spec/spec_internal.h"
 
 #include <stdarg.h>
 #include <stdio.h>

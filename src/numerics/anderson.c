@@ -7,7 +7,7 @@
  * ANDERSON_REGULARISATION times its largest diagonal entry (a relative shift of 1e-10 leaves
  * gamma accurate to about 1e-10 relative to its own size, far below what the safeguarded
  * iteration needs) and solved by Cholesky; a failed factorisation falls back to a plain step. */
-#include "anderson.h"
+#include "numerics/anderson.h"
 
 #include <math.h>
 #include <stdlib.h>

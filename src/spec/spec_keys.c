@@ -3,7 +3,7 @@
  * One row per leaf key (DESIGN.md "Spec"): its place in akt_spec, its type, the tasks it applies
  * to, its default and its range rule. The loader, the defaults, the validator and the printers
  * all walk this table, so adding a key is one row here rather than edits in five if-chains. */
-#include "spec_internal.h"
+#include "spec/spec_internal.h"
 
 #include <errno.h>
 #include <math.h>
