@@ -1,0 +1,25 @@
+/* util.c: the small helpers of util.h. */
+#include "core/util.h"
+
+#include <math.h>
+#include <time.h>
+
+double akt_now_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+int akt_out_of_memory(akt_error *err, const char *what)
+{
+    return akt_error_set(err, AKT_ERR_MEMORY, "out of memory allocating %s", what);
+}
+
+bool akt_all_finite(const double *values, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(values[i]))
+            return false;
+    return true;
+}
