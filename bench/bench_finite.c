@@ -36,7 +36,7 @@
 #include "akt/data.h"
 #include "akt/finite.h"
 #include "akt/spec.h"
-#include "akt/transfer.h"
+#include "akt/solve.h"
 
 #include "bench_util.h"
 #include "dgemm_counter.h"
@@ -295,7 +295,7 @@ static int time_theory(const finite_options *o, const akt_spec *spec, const akt_
     }
     double median = bench_median(seconds, runs), peak = bench_peak_rss_mib();
     printf("\ntheory (akt solve, %s, S = %ld x %ld replicas, step_tolerance %g): %.4g s (median "
-           "of %d), peak %.0f MiB\n", akt_method_name(theory.results[0].method),
+           "of %d), peak %.0f MiB\n", theory.results[0].method,
            spec->solver.neurons, spec->solver.replicas, spec->solver.step_tolerance, median, runs,
            peak);
     printf("akt compare (theory + the measured widths, %ld seeds each): %.4g s = %.0f x the "

@@ -56,7 +56,7 @@
 #include "akt/data.h"
 #include "akt/population.h"
 #include "akt/spec.h"
-#include "akt/transfer.h"
+#include "akt/solve.h"
 
 #include "bench_util.h"
 #include "dense_reference.h"

@@ -32,7 +32,7 @@
 
 #include "akt/data.h"
 #include "akt/spec.h"
-#include "akt/transfer.h"
+#include "akt/solve.h"
 
 #include "bench_util.h"
 
@@ -192,7 +192,7 @@ static void regimes_text(const akt_solution *s, char *out, size_t size)
         const akt_result *r = &s->results[k];
         used += (size_t)snprintf(out + used, size - used, "%s%s %s %.6f (%ld it%s)",
                                  k ? "; " : "", akt_regime_name(r->regime),
-                                 akt_method_name(r->method), r->test_loss, r->iterations,
+                                 r->method, r->test_loss, r->iterations,
                                  r->converged ? "" : ", not converged");
     }
 }

@@ -14,9 +14,35 @@
 #include "akt/data.h"
 #include "akt/error.h"
 #include "akt/spec.h"
-#include "akt/transfer.h"
+#include "akt/solve.h"
 
 #define AKT_COMPARE_MAX_WIDTHS 16
+
+/* ---- one network by the protocol (method network through the solve layer) ---------------- */
+
+typedef struct {
+    double dt;                 /* as akt_finite_stepping.dt (finite.h) */
+    double stability;          /* as akt_finite_stepping.stability (automatic dt only) */
+    bool euler_bias;           /* run everything again at dt/2 and set each residual */
+} akt_finite_options;
+
+/* Source phase, then the wanted target regimes (wanted[AKT_REGIME_SOURCE] is ignored: the
+ * source is always reported; wanted NULL means spec->target.regimes), for one network of the
+ * given width initialised from stream seeds (spec->seed, seed_index, purpose), by method network
+ * (method.h). Uses network.activation, network.center (subtracts the initial network's output
+ * in the source and scratch phases), source.{gamma, weight_decay, time}, target.{gamma,
+ * weight_decay, elastic, readout_decay, readout_init, time} and solver.min_step. A phase time of
+ * converge is refused (AKT_ERR_INPUT). residual NAN (or the Euler bias: the relative change of
+ * the test loss when dt is halved), stable untested, method "network". */
+int akt_finite_transfer(const akt_spec *spec, const akt_data *data,
+                        const bool wanted[AKT_REGIME_COUNT], long width, long seed_index,
+                        double dt, akt_solution *solution, akt_error *err);
+
+/* The same with options (options NULL: dt automatic, no Euler bias estimate). */
+int akt_finite_transfer_options(const akt_spec *spec, const akt_data *data,
+                                const bool wanted[AKT_REGIME_COUNT], long width, long seed_index,
+                                const akt_finite_options *options, akt_solution *solution,
+                                akt_error *err);
 
 /* One regime at one width, over seeds 0 .. seeds-1. */
 typedef struct {

@@ -10,7 +10,12 @@
 #include <stddef.h>
 
 #include "akt/error.h"
-#include "akt/spec.h"
+#include "akt/core.h"
+#include "akt/random.h"
+
+/* The spec a dataset is built from (spec.h); data.h needs only its name, so that numerics,
+ * which use akt_data, never see the spec. */
+struct akt_spec;
 
 typedef struct {
     size_t rows;       /* P (samples) */
@@ -31,7 +36,7 @@ typedef struct {
 
 /* Builds the data of a validated spec (depends on spec->seed alone; the draw order is
  * documented in README.md). On failure *data is left empty (safe to free). */
-int akt_data_load(akt_data *data, const akt_spec *spec, akt_error *err);
+int akt_data_load(akt_data *data, const struct akt_spec *spec, akt_error *err);
 
 void akt_data_free(akt_data *data);
 
@@ -74,11 +79,11 @@ typedef enum {
 
 /* The 32-bit seed of a stream: splitmix64(seed * 64 + purpose), high and low halves xor-ed
  * (GSL's mt19937 keeps 32 bits of its seed). */
-unsigned long akt_data_stream_seed(unsigned long seed, unsigned purpose);
+/* akt_data_stream_seed(seed, purpose) is in random.h. */
 
 /* The source and target teacher vectors of a synthetic spec (each spec->data.dim doubles):
  * |beta|^2 = D and cos(beta_source, beta_target) = data.alignment. */
-int akt_data_teachers(const akt_spec *spec, double *beta_source, double *beta_target,
+int akt_data_teachers(const struct akt_spec *spec, double *beta_source, double *beta_target,
                       akt_error *err);
 
 /* Allocates a rows x cols split (zeroed); rows may be 0. */
@@ -90,7 +95,7 @@ int akt_data_fit_alignment(const akt_split *source, const akt_split *target, dou
                            akt_error *err);
 
 /* akt_data_load for task fashion_mnist (idx.c) and task csv (csv.c). */
-int akt_data_load_fashion_mnist(akt_data *data, const akt_spec *spec, akt_error *err);
-int akt_data_load_csv(akt_data *data, const akt_spec *spec, akt_error *err);
+int akt_data_load_fashion_mnist(akt_data *data, const struct akt_spec *spec, akt_error *err);
+int akt_data_load_csv(akt_data *data, const struct akt_spec *spec, akt_error *err);
 
 #endif

@@ -7,19 +7,17 @@
  * the same data (akt_data), the same protocol (source phase, then scratch / readout / joint), and
  * seeds that change only the network initialisation.
  *
- * Results are akt_result (transfer.h) with method AKT_METHOD_AUTO: no spec enum names finite
- * networks, so the caller (akt train / compare) tags them. residual is the Euler bias estimate
- * (relative change of the test loss when dt is halved) when asked for, NAN otherwise. */
+ * The transfer protocol over these networks is method "network" (src/methods/network.c), which
+ * akt train and akt compare run through the solve layer like any other method. */
 #ifndef AKT_FINITE_H
 #define AKT_FINITE_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "akt/data.h"
+#include "akt/core.h"
 #include "akt/error.h"
-#include "akt/spec.h"
-#include "akt/transfer.h"
+#include "akt/random.h"
 
 /* ---- The network ---------------------------------------------------------------------------- */
 
@@ -46,10 +44,7 @@ typedef enum {
     AKT_FINITE_STREAM_READOUT = 2       /* joint regime, readout_init random: the fresh z */
 } akt_finite_stream;
 
-/* The 32-bit gsl_rng_mt19937 seed of a stream: s = splitmix64(splitmix64(splitmix64(seed) ^
- * seed_index) ^ purpose), high and low halves xor-ed (mt19937 keeps 32 bits of its seed). */
-unsigned long akt_finite_stream_seed(unsigned long seed, unsigned long seed_index,
-                                     unsigned purpose);
+/* Stream seeds: akt_finite_stream_seed(seed, seed_index, purpose) of random.h. */
 
 /* W, z ~ N(0, 1) i.i.d. from gsl_rng_mt19937(stream_seed) with gsl_ran_gaussian; draw order: W
  * row by row (neuron 0's D weights first), then z. */
@@ -146,29 +141,12 @@ int akt_network_euler_bias(akt_network *net, const akt_finite_problem *problem, 
                            const double *yt, size_t Mt, double *test_loss,
                            double *relative_change, akt_error *err);
 
-/* ---- The whole transfer protocol ------------------------------------------------------------ */
+/* Test loss mean ((f - offset) - y)^2 of the network on (X, y) (M rows; offset may be NULL);
+ * NAN for M = 0. */
+int akt_network_test_loss(const akt_network *net, double gamma, const double *X, const double *y,
+                          const double *offset, size_t M, double *loss, akt_error *err);
 
-typedef struct {
-    double dt;                 /* as akt_finite_stepping.dt */
-    double stability;          /* as akt_finite_stepping.stability (automatic dt only) */
-    bool euler_bias;           /* run everything again at dt/2 and set each residual */
-} akt_finite_options;
-
-/* Source phase, then the wanted target regimes (wanted[AKT_REGIME_SOURCE] is ignored: the
- * source is always reported; wanted NULL means spec->target.regimes), for one network of the
- * given width initialised from stream seeds (spec->seed, seed_index, purpose). Uses
- * network.activation, network.center (subtracts the initial network's output in the source and
- * scratch phases), source.{gamma, weight_decay, time}, target.{gamma, weight_decay, elastic,
- * readout_decay, readout_init, time} and solver.min_step. A phase time of converge is refused
- * (AKT_ERR_INPUT). residual NAN, stable untested, method AKT_METHOD_AUTO. */
-int akt_finite_transfer(const akt_spec *spec, const akt_data *data,
-                        const bool wanted[AKT_REGIME_COUNT], long width, long seed_index,
-                        double dt, akt_solution *solution, akt_error *err);
-
-/* The same with options (options NULL: dt automatic, no Euler bias estimate). */
-int akt_finite_transfer_options(const akt_spec *spec, const akt_data *data,
-                                const bool wanted[AKT_REGIME_COUNT], long width, long seed_index,
-                                const akt_finite_options *options, akt_solution *solution,
-                                akt_error *err);
+/* The stepping with dt halved (automatic mode: the stability target halved). */
+akt_finite_stepping akt_finite_stepping_halved(const akt_finite_stepping *stepping);
 
 #endif

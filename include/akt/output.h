@@ -8,7 +8,7 @@
  *   most AKT_TRAJECTORY_GRID + 2 rows per phase and replica.
  *
  * The solvers hand their numbers to an akt_outputs collector while their states exist
- * (akt_solve_outputs in transfer.h); akt_outputs_write then writes both files, each to a
+ * (akt_solver_set_outputs in solve.h, through the methods' observer hooks); akt_outputs_write then writes both files, each to a
  * temporary name renamed into place, so a failed run leaves no file and a file is never partial.
  * Formats (README "Output files"), CSV with 17 significant digits and a header line:
  *     kernels:    regime,kernel,row_split,row,column_split,column,value,mc_error
@@ -20,9 +20,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "akt/core.h"
 #include "akt/data.h"
 #include "akt/error.h"
-#include "akt/population.h"
+#include "akt/method.h"
 #include "akt/spec.h"
 
 /* A(K, y) = y'Ky / (|K|_F |y|^2) for an n x n row-major kernel K: 1 when K is a positive
@@ -30,27 +31,14 @@
  * is zero. */
 double akt_kernel_alignment(const double *K, const double *y, size_t n);
 
-/* When a time-stepped phase records its losses: at t = 0, at the first accepted step at or after
- * each time of a geometric grid of AKT_TRAJECTORY_GRID times from min(1e-2, 1e-3 horizon) to the
- * horizon (the phase's time, or solver.max_time at time converge), and at the end of the phase.
- * One long step that passes several grid times gives one row. */
-#define AKT_TRAJECTORY_GRID 64
-
-typedef struct {
-    double next, ratio;
-} akt_trajectory_clock;
-
-void akt_trajectory_clock_start(akt_trajectory_clock *clock, double horizon);
-
-/* True when t has reached the next grid time (and moves the clock past t). */
-bool akt_trajectory_clock_due(akt_trajectory_clock *clock, double t);
+/* When a time-stepped phase records its losses: the trajectory clock of method.h. */
 
 typedef struct akt_outputs akt_outputs;
 
 /* The collector for a validated spec that asks for outputs (NULL with AKT_ERR_INPUT otherwise).
  * Refuses up front, with a message naming the key, what cannot be written: a regime whose
- * method has no adapted kernels (lazy) or no time steps (lazy, convex, exact at time converge:
- * closed forms; the readout regime, a closed form under every method, simply has no
+ * method has no adapted kernels (no AKT_METHOD_ADAPTIVE_KERNELS) or no time steps (its
+ * no_trajectory answer; the readout regime, a closed form under every method, simply has no
  * trajectory rows), and a file whose directory is missing or not writable. */
 akt_outputs *akt_outputs_alloc(const akt_spec *spec, const akt_data *data, akt_error *err);
 void akt_outputs_free(akt_outputs *outputs);

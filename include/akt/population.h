@@ -11,7 +11,7 @@
  * how many replicas run, nor on S beyond the first S/2 rows (neurons come in antithetic pairs
  * (w0, z0), (w0, -z0); pair k uses the k-th row of every stream).
  *
- * Typical use (what akt_population_transfer does, once per replica):
+ * Typical use (what method population, src/methods/population.c, does once per replica):
  *     pop = akt_population_alloc(data, activation, S, err);
  *     akt_population_sample(pop, seed, replica);
  *     akt_population_run_source(pop, &phase1, &run, err);
@@ -26,34 +26,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "akt/core.h"
 #include "akt/data.h"
 #include "akt/error.h"
-#include "akt/spec.h"
-#include "akt/transfer.h"
-
-/* Solves the source phase and every wanted target regime with the population method, over
- * spec->solver.replicas independent populations of spec->solver.neurons neurons. Results in
- * the order of transfer.h (source, then scratch, readout, joint as wanted). test_loss and
- * train_loss are replica means, mc_error the standard deviation of the test losses over
- * replicas divided by sqrt(replicas) (NAN for one replica), iterations the accepted steps summed
- * over replicas, residual the worst replica's (see akt_population_run), stable the joint
- * regime's perturbation test (all replicas stable). A numerical failure returns
- * AKT_ERR_NUMERIC with the results reached (the failing regime converged false). A problem
- * whose estimated memory exceeds AKT_POPULATION_MEMORY_LIMIT_GIB is refused (AKT_ERR_INPUT). */
-int akt_population_transfer(const akt_spec *spec, const akt_data *data,
-                            const bool wanted[AKT_REGIME_COUNT], akt_solution *solution,
-                            akt_error *err);
-
-/* The same, handing each wanted regime's kernels (every replica's estimate) and loss trajectory
- * to outputs (output.h; NULL: none). The source regime's are handed over only when
- * wanted[AKT_REGIME_SOURCE]. Whatever these regimes had in outputs is cleared first. */
-struct akt_outputs;
-int akt_population_transfer_outputs(const akt_spec *spec, const akt_data *data,
-                                    const bool wanted[AKT_REGIME_COUNT],
-                                    struct akt_outputs *outputs, akt_solution *solution,
-                                    akt_error *err);
-
-#define AKT_POPULATION_MEMORY_LIMIT_GIB 16.0
+#include "akt/random.h"
 
 /* One replica's finished source run, detached from its population: the source state (a, z) at
  * T1 on the source training points (S (P1 + 1) doubles) and the phase's T1, gamma1, lambda1.
@@ -65,32 +41,10 @@ int akt_population_transfer_outputs(const akt_spec *spec, const akt_data *data,
  * with, as long as the source split is the same. */
 typedef struct akt_population_source akt_population_source;
 
-/* akt_population_transfer, with the source phase carried between solves (akt_solve_cached).
- * sources: NULL (plain akt_population_transfer) or spec->solver.replicas slots.
- * reuse false: the source phase runs; slot r receives a copy of replica r's finished source
- * state (akt_population_source_save; the slots must be NULL on entry; a slot stays NULL when
- * its replica did not get that far or its copy did not fit in memory: a caller keeps the set
- * only when every slot is filled). reuse true: every slot holds the source of replica r saved
- * by an earlier call whose source phase was the same (activation, source phase, solver
- * settings, seed, source split: the caller checks; sizes, seed and replica are checked here);
- * the source phase is not run, and the source result is a placeholder (NaN losses, converged
- * false, 0 seconds) that the caller replaces by the result of the run that made the sources.
- * The target regimes are then bit for bit those of a fresh solve (see
- * akt_population_source_restore). */
-int akt_population_transfer_sources(const akt_spec *spec, const akt_data *data,
-                                    const bool wanted[AKT_REGIME_COUNT],
-                                    akt_population_source **sources, bool reuse,
-                                    akt_solution *solution, akt_error *err);
-
 /* Estimated bytes of a population of `neurons` neurons on data (in GiB). */
 double akt_population_memory_gib(const akt_data *data, size_t neurons);
 
-/* The 32-bit mt19937 seed of a stream: folded splitmix64 chain of (seed, purpose, replica):
- * z = sm(sm(sm(seed) ^ purpose) ^ replica), stream seed = (z ^ (z >> 32)) & 0xffffffff, where
- * sm is splitmix64 (a bijection, so distinct triples differ before folding). */
-unsigned long akt_population_stream_seed(unsigned long seed, unsigned purpose,
-                                         unsigned long replica);
-
+/* Streams: akt_population_stream_seed(seed, purpose, replica) of random.h. */
 /* Stream purposes; part of the documented draw order: never renumber. */
 enum {
     AKT_POPULATION_STREAM_HIDDEN = 1,   /* w0: S/2 rows of D Gaussians, row by row */
@@ -98,15 +52,6 @@ enum {
     AKT_POPULATION_STREAM_FRESH = 3,    /* readout_init random: S/2 Gaussians */
     AKT_POPULATION_STREAM_KICK = 4      /* stability test: S (P2 + 1) Gaussians */
 };
-
-/* The point sets a population knows (the splits of akt_data). */
-typedef enum {
-    AKT_POINTS_SOURCE_TRAIN,
-    AKT_POINTS_TARGET_TRAIN,
-    AKT_POINTS_TEST,
-    AKT_POINTS_SOURCE_TEST,
-    AKT_POINTS_COUNT
-} akt_points;
 
 typedef struct akt_population akt_population;
 
@@ -173,6 +118,14 @@ int akt_population_start_joint(akt_population *pop, akt_readout_init readout_ini
  * called again to continue. */
 int akt_population_run_target(akt_population *pop, const akt_population_phase *phase,
                               akt_population_run *run, akt_error *err);
+
+/* Gives a started target phase its parameters before it runs, so that its outputs at t = 0 are
+ * read with its gamma (readout_init source starts from (gamma1/gamma2) f_source). Running the
+ * phase sets them anyway; this is for an observer's row at t = 0. */
+void akt_population_set_target_phase(akt_population *pop, const akt_population_phase *phase);
+
+/* Flow time of the current phase (0 at its start). */
+double akt_population_time(const akt_population *pop);
 
 /* The reference integrator: forward Euler with the fixed step dt (the last step shortened to
  * end at phase->time), exactly what a finite-width network's gradient descent does, in the

@@ -10,7 +10,7 @@
 #include "akt/compare.h"
 #include "akt/data.h"
 #include "akt/spec.h"
-#include "akt/transfer.h"
+#include "akt/solve.h"
 
 /* A readable table: one row per regime (test loss, train loss, mc error, transfer benefit
  * against scratch, method, converged, seconds), headed by a one-line problem summary. */

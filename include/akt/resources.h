@@ -10,28 +10,21 @@
 
 #include "akt/data.h"
 #include "akt/error.h"
+#include "akt/method.h"
 #include "akt/spec.h"
 
 /* The share of physical memory a solve may plan to use: the rest is left to the system, the
  * data already loaded and the allocator's overhead. */
 #define AKT_RESOURCES_MEMORY_SHARE 0.8
 
-/* Estimated peak memory of a solve in GiB. method is the method that serves the solve
- * (AKT_METHOD_AUTO: exact for linear activation, population otherwise); width > 0 means
- * finite-width networks of that width (akt train / compare), method then ignored. data may be
- * NULL: the sizes then come from the spec (synthetic and fashion_mnist tasks; the data's own
- * memory is included, since it has not been allocated yet); a csv spec without data estimates
- * the solver's memory only from what the spec says (its sizes are in the files), i.e. 0. */
-double akt_resources_estimate_gib(const akt_spec *spec, const akt_data *data, akt_method method,
-                                  long width);
-
-/* Estimated memory in GiB of the source state a source cache keeps for a solve whose source
- * phase runs by method (transfer.h: akt_solve_cached), without the copies of the source splits
- * the cache adds: exact, the (1 + D)^2 moment matrix (D doubles at time converge); population,
- * S (P1 + 1) doubles per replica; convex, its atoms, at most P1 + 1 of D + 1 doubles each (the
- * representer bound of THEORY.md section 4, with one to spare); lazy: 0 (never kept). */
-double akt_resources_source_state_gib(const akt_spec *spec, const akt_data *data,
-                                      akt_method method);
+/* Estimated peak memory of a solve in GiB: the method's own estimate (akt_method_type
+ * memory_gib); method NULL: the largest of the methods the spec's regimes resolve to; width > 0
+ * means finite-width networks of that width (akt train / compare), method then ignored. data
+ * may be NULL: the sizes then come from the spec (synthetic and fashion_mnist tasks; the data's
+ * own memory is included, since it has not been allocated yet); a csv spec without data
+ * estimates the solver's memory only from what the spec says (its sizes are in the files). */
+double akt_resources_estimate_gib(const akt_spec *spec, const akt_data *data,
+                                  const akt_method_type *method, long width);
 
 /* Physical memory of the machine in GiB (sysconf(_SC_PHYS_PAGES) * page size); 0 if unknown. */
 double akt_resources_physical_gib(void);
@@ -39,7 +32,7 @@ double akt_resources_physical_gib(void);
 /* AKT_OK, or AKT_ERR_INPUT with the estimate and the limit in GiB when the estimate exceeds
  * AKT_RESOURCES_MEMORY_SHARE of physical memory. Call it before akt_data_load (data NULL) to
  * avoid building huge data, and again with the data (csv sizes are known only then). */
-int akt_resources_check(const akt_spec *spec, const akt_data *data, akt_method method, long width,
-                        akt_error *err);
+int akt_resources_check(const akt_spec *spec, const akt_data *data,
+                        const akt_method_type *method, long width, akt_error *err);
 
 #endif

@@ -10,18 +10,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "akt/core.h"
 #include "akt/error.h"
 
 typedef enum { AKT_TASK_LINEAR, AKT_TASK_POLYNOMIAL, AKT_TASK_FASHION_MNIST, AKT_TASK_CSV } akt_task;
-typedef enum { AKT_ACTIVATION_LINEAR, AKT_ACTIVATION_RELU, AKT_ACTIVATION_TANH, AKT_ACTIVATION_ERF } akt_activation;
-typedef enum { AKT_REGIME_SOURCE, AKT_REGIME_SCRATCH, AKT_REGIME_READOUT, AKT_REGIME_JOINT, AKT_REGIME_COUNT } akt_regime;
-typedef enum { AKT_METHOD_AUTO, AKT_METHOD_EXACT, AKT_METHOD_LAZY, AKT_METHOD_POPULATION, AKT_METHOD_CONVEX } akt_method;
-typedef enum { AKT_READOUT_ZERO, AKT_READOUT_SOURCE, AKT_READOUT_RANDOM } akt_readout_init;
 
-/* A phase time of "converge" (t -> infinity) is stored as this value. */
-#define AKT_TIME_CONVERGE (-1.0)
-/* The four data splits (source, target, test, source_test), e.g. for output.kernel_splits. */
-#define AKT_SPLIT_COUNT 4
+/* The four data splits (source, target, test, source_test), e.g. for output.kernel_splits:
+ * the point sets of core.h, in their order. */
+#define AKT_SPLIT_COUNT AKT_POINTS_COUNT
 /* Highest Hermite degree a polynomial task may use. */
 #define AKT_HERMITE_MAX 8
 
@@ -47,7 +43,7 @@ typedef struct {
     size_t count;
 } akt_sweep_axis;
 
-typedef struct {
+typedef struct akt_spec {
     unsigned long seed;
     struct {
         akt_task task;
@@ -72,7 +68,11 @@ typedef struct {
         double time;
     } target;
     struct {
-        akt_method method;
+        char *method;                        /* a method's name ("auto", "exact", ...): the
+                                                solve layer checks it against its registry */
+        char *method_where;                  /* where it was written, for messages:
+                                                "FILE:LINE:COL" or "--set solver.method=...";
+                                                NULL for the default */
         long neurons, replicas;
         double target_mc_error, step_tolerance, tolerance, max_time, min_step;
     } solver;
@@ -123,16 +123,15 @@ int akt_spec_set(akt_spec *spec, const char *assignment, akt_error *err);
  * directory are not compared). */
 bool akt_spec_equal(const akt_spec *a, const akt_spec *b);
 
+/* True if the two specs hold the same value for every key of keys (NULL-terminated dotted
+ * names, e.g. "source.gamma"); an unknown key never compares equal. For the source cache. */
+bool akt_spec_same_values(const akt_spec *a, const akt_spec *b, const char *const *keys);
+
 /* Deep copy (for sweeps). */
 int akt_spec_copy(akt_spec *dest, const akt_spec *src, akt_error *err);
 
 void akt_spec_free(akt_spec *spec);
 
-const char *akt_regime_name(akt_regime regime);
-const char *akt_method_name(akt_method method);
-const char *akt_activation_name(akt_activation activation);
 const char *akt_task_name(akt_task task);
-/* Name of split s (0..AKT_SPLIT_COUNT-1): source, target, test, source_test. */
-const char *akt_split_name(int split);
 
 #endif

@@ -24,7 +24,7 @@
 #include "akt/data.h"
 #include "akt/error.h"
 #include "akt/spec.h"
-#include "akt/transfer.h"
+#include "akt/solve.h"
 
 /* Largest number of values one linspace/logspace may give and of points a grid may have. */
 #define AKT_SWEEP_MAX_POINTS 10000000

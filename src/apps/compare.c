@@ -1,6 +1,6 @@
 /* compare.c: networks of several widths and seeds against the infinite-width theory.
  *
- * The finite-width trainer (finite.c) runs one network through the transfer protocol; this file
+ * One network runs through the transfer protocol as method network (akt_finite_transfer); this file
  * decides the Euler step each width needs to be faithful to the continuous flow, repeats over
  * seeds, summarises, and fits the seed means against 1/N (THEORY.md section 6: the leading
  * finite-width correction of the mean is ~ 1/N). */
@@ -16,18 +16,76 @@
 
 #include "akt/finite.h"
 #include "akt/resources.h"
+#include "core/util.h"
 
 #define DEFAULT_EULER_TOLERANCE 1e-3
 #define DEFAULT_MAX_REFINEMENTS 6
 /* finite.c's automatic step keeps dt (lambda_max + lambda + delta) below this at first. */
 #define FIRST_STABILITY 0.5
 
-static double now_seconds(void)
+/* ---- one network by the protocol -------------------------------------------------------- */
+
+static double relative_change(double value, double reference)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+    return fabs(value - reference) / fabs(reference);
 }
+
+/* One run of method network over the wanted regimes (NULL: the spec's). */
+static int network_run(const akt_spec *spec, const akt_data *data, const bool wanted[],
+                       const akt_network_settings *settings, akt_solution *solution,
+                       akt_error *err)
+{
+    akt_spec chosen;
+    int status = akt_spec_copy(&chosen, spec, err);
+    if (status != AKT_OK)
+        return status;
+    for (int r = AKT_REGIME_SCRATCH; wanted && r < AKT_REGIME_COUNT; r++)
+        chosen.target.regimes[r] = wanted[r];
+    akt_solver *solver = akt_solver_alloc_method(&chosen, data, &akt_method_network, settings,
+                                                 err);
+    status = solver ? akt_solver_run(solver, solution, err) : err->status;
+    akt_solver_free(solver);
+    akt_spec_free(&chosen);
+    return status;
+}
+
+int akt_finite_transfer_options(const akt_spec *spec, const akt_data *data,
+                                const bool wanted[AKT_REGIME_COUNT], long width, long seed_index,
+                                const akt_finite_options *options, akt_solution *solution,
+                                akt_error *err)
+{
+    memset(solution, 0, sizeof *solution);
+    akt_network_settings settings = {.width = width, .seed_index = seed_index,
+                                     .dt = options ? options->dt : 0.0,
+                                     .stability = options ? options->stability : 0.0};
+    int status = network_run(spec, data, wanted, &settings, solution, err);
+    if (status || !options || !options->euler_bias)
+        return status;
+    akt_finite_stepping stepping = {.dt = settings.dt, .stability = settings.stability};
+    akt_finite_stepping half = akt_finite_stepping_halved(&stepping);
+    settings.dt = half.dt;
+    settings.stability = half.stability;
+    akt_solution fine;
+    if ((status = network_run(spec, data, wanted, &settings, &fine, err))) {
+        akt_error_prefix(err, "Euler bias estimate (dt halved): ");
+        return status;
+    }
+    for (size_t k = 0; k < solution->count; k++)
+        solution->results[k].residual = relative_change(solution->results[k].test_loss,
+                                                        fine.results[k].test_loss);
+    return AKT_OK;
+}
+
+int akt_finite_transfer(const akt_spec *spec, const akt_data *data,
+                        const bool wanted[AKT_REGIME_COUNT], long width, long seed_index,
+                        double dt, akt_solution *solution, akt_error *err)
+{
+    akt_finite_options options = {.dt = dt, .euler_bias = false};
+    return akt_finite_transfer_options(spec, data, wanted, width, seed_index, &options, solution,
+                                       err);
+}
+
+/* ---- seeds and widths ---------------------------------------------------------------------- */
 
 static void report_progress(const akt_compare_options *options, size_t done, size_t total)
 {
@@ -108,7 +166,7 @@ static int train_width(const akt_spec *spec, const akt_data *data, long width, l
                        const akt_compare_options *options, size_t done_before, size_t total,
                        akt_width_result *results, size_t *count, akt_error *err)
 {
-    double started = now_seconds();
+    double started = akt_now_seconds();
     akt_solution solution;
     double stability = FIRST_STABILITY, bias = NAN;
     bool met = false;
@@ -131,7 +189,7 @@ static int train_width(const akt_spec *spec, const akt_data *data, long width, l
         add_seed(sums, &solution);
         report_progress(options, done_before + (size_t)seed + 1, total);
     }
-    double seconds = now_seconds() - started;
+    double seconds = akt_now_seconds() - started;
     for (size_t k = 0; k < regimes; k++) {
         summarise(&results[k], &first[k], &sums[k], width, seeds);
         results[k].euler_bias = first[k].residual;
@@ -161,7 +219,7 @@ int akt_train_width(const akt_spec *spec, const akt_data *data, long width, long
     *count = 0;
     int status = check_counts(width, seeds, err);
     if (status == AKT_OK)
-        status = akt_resources_check(spec, data, AKT_METHOD_AUTO, width, err);
+        status = akt_resources_check(spec, data, NULL, width, err);
     if (status != AKT_OK)
         return status;
     return train_width(spec, data, width, seeds, options, 0, (size_t)seeds, results, count, err);
@@ -229,7 +287,7 @@ int akt_compare(const akt_spec *spec, const akt_data *data, const long *widths,
     long largest = 0;
     for (size_t i = 0; i < width_count; i++)
         largest = widths[i] > largest ? widths[i] : largest;
-    int check = akt_resources_check(spec, data, AKT_METHOD_AUTO, largest, err);
+    int check = akt_resources_check(spec, data, NULL, largest, err);
     if (check != AKT_OK)
         return check;
     size_t total = 1 + width_count * (size_t)seeds;

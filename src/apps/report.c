@@ -45,7 +45,7 @@ static void json_result_fields(FILE *out, const akt_result *result, double benef
     fputs(", \"mc_error\": ", out);
     akt_report_json_number(out, result->mc_error);
     fprintf(out, ", \"converged\": %s, \"method\": \"%s\", \"iterations\": %ld, \"seconds\": ",
-            result->converged ? "true" : "false", akt_method_name(result->method),
+            result->converged ? "true" : "false", result->method,
             result->iterations);
     akt_report_json_number(out, result->seconds);
     fputs(", \"residual\": ", out);
@@ -112,7 +112,7 @@ void akt_report_table(FILE *out, const akt_spec *spec, const akt_data *data,
         table_number(out, result->mc_error, "%*.2e", 10);
         fputc(' ', out);
         table_number(out, transfer_benefit(solution, result), "%+*.6f", 12);
-        fprintf(out, " %-10s %-9s %8.3f\n", akt_method_name(result->method),
+        fprintf(out, " %-10s %-9s %8.3f\n", result->method,
                 result->converged ? "yes" : "NO", result->seconds);
     }
     fputs("test_loss: mean (f - y)^2 on the target test split (source: on the source test "
@@ -235,7 +235,7 @@ void akt_report_compare_table(FILE *out, const akt_spec *spec, const akt_data *d
         table_number(out, theory->test_loss, "%*.6f", 12);
         fputc(' ', out);
         table_number(out, theory->mc_error, "%*.2e", 10);
-        fprintf(out, "             (%s)\n", akt_method_name(theory->method));
+        fprintf(out, "             (%s)\n", theory->method);
         for (size_t i = 0; i < regime->width_count; i++) {
             const akt_width_result *width = &regime->widths[i];
             fprintf(out, "%-8s %-9ld ", "", width->width);

@@ -305,9 +305,9 @@ static int check_methods(const akt_spec *spec, size_t point, akt_error *err)
                              "writes output files (every point would overwrite the file); remove "
                              "the key", point, spec->output.kernels ? "kernels" : "trajectory");
     for (int r = 0; r < AKT_REGIME_COUNT; r++) {
-        akt_method method;
+        const akt_method_type *method;
         if (spec->target.regimes[r] &&
-            akt_transfer_method(spec, (akt_regime)r, &method, err) != AKT_OK)
+            akt_method_resolve(spec, (akt_regime)r, &method, err) != AKT_OK)
             return akt_error_prefix(err, "sweep point %zu", point);
     }
     return AKT_OK;
@@ -384,7 +384,14 @@ int akt_sweep_solve_point(akt_sweep_solver *solver, size_t point, akt_solution *
         solver->data_point = point;
         solver->data_loads++;
     }
-    status = akt_solve_cached(&spec, &solver->data, solver->sources, solution, err);
+    akt_solver *point_solver = akt_solver_alloc(&spec, &solver->data, err);
+    if (point_solver) {
+        akt_solver_set_cache(point_solver, solver->sources);
+        status = akt_solver_run(point_solver, solution, err);
+        akt_solver_free(point_solver);
+    } else {
+        status = err->status;
+    }
     akt_spec_free(&spec);
     if (status != AKT_OK)
         akt_error_prefix(err, "sweep point %zu", point);
@@ -552,7 +559,7 @@ static void write_row(FILE *out, const akt_sweep_grid *grid, akt_sweep_format fo
     field_number(&w, compared ? scratch->test_loss - result->test_loss : NAN);
     field_bool(&w, result && result->converged);
     if (result) {
-        field_text(&w, akt_method_name(result->method), false);
+        field_text(&w, result->method, false);
     } else {
         begin_field(&w);
         if (format == AKT_SWEEP_JSON_LINES)

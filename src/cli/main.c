@@ -22,7 +22,7 @@
 #include "akt/resources.h"
 #include "akt/spec.h"
 #include "akt/sweep.h"
-#include "akt/transfer.h"
+#include "akt/solve.h"
 
 #define EXIT_BAD_INPUT 2
 
@@ -118,12 +118,16 @@ static int parse_arguments(int argc, char **argv, arguments *args)
     return 0;
 }
 
+/* The spec, validated, with solver.method checked against the method registry. */
 static int load_spec(const arguments *args, akt_spec *spec, akt_error *err)
 {
-    if (!args->spec_path)
-        return akt_spec_load_string(spec, akt_spec_quickstart_yaml, "<built-in quickstart>", ".",
-                                    args->overrides, args->override_count, err);
-    return akt_spec_load(spec, args->spec_path, args->overrides, args->override_count, err);
+    int status = args->spec_path
+                     ? akt_spec_load(spec, args->spec_path, args->overrides,
+                                     args->override_count, err)
+                     : akt_spec_load_string(spec, akt_spec_quickstart_yaml,
+                                            "<built-in quickstart>", ".", args->overrides,
+                                            args->override_count, err);
+    return status == AKT_OK ? akt_method_check_name(spec, err) : status;
 }
 
 static int command_check(const akt_spec *spec)
@@ -190,7 +194,14 @@ static int command_solve(const arguments *args, const akt_spec *spec, const akt_
     if ((spec->output.kernels || spec->output.trajectory) &&
         !(outputs = akt_outputs_alloc(spec, data, &err)))
         return fail(err.status, err.message);
-    int status = akt_solve_outputs(spec, data, outputs, &solution, &err);
+    memset(&solution, 0, sizeof solution);
+    akt_solver *solver = akt_solver_alloc(spec, data, &err);
+    int status = solver ? AKT_OK : err.status;
+    if (solver) {
+        akt_solver_set_outputs(solver, outputs);
+        status = akt_solver_run(solver, &solution, &err);
+        akt_solver_free(solver);
+    }
     int code = 0;
     /* Bad input prints nothing; a numerical failure prints what was reached (DESIGN.md,
      * Convergence). */
@@ -483,7 +494,7 @@ static int run(const arguments *args)
         return code;
     }
     /* Refuse what cannot fit before the data are even drawn (DESIGN.md, Decisions). */
-    if (akt_resources_check(&spec, NULL, spec.solver.method, largest_width(args), &err) != AKT_OK) {
+    if (akt_resources_check(&spec, NULL, NULL, largest_width(args), &err) != AKT_OK) {
         akt_spec_free(&spec);
         return fail(err.status, err.message);
     }

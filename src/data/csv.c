@@ -6,6 +6,7 @@
  * later value; the writer prints 17 significant digits, which round-trips every double, and
  * renames finished files into place so that a failure never leaves a partial file. */
 #include "akt/data.h"
+#include "akt/spec.h"
 
 #include <errno.h>
 #include <math.h>

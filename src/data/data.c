@@ -26,6 +26,7 @@
  *     shuffled by gsl_ran_shuffle with the split's subsampling stream; the split takes the first
  *     `samples` of them (the target skips images the source took). */
 #include "akt/data.h"
+#include "akt/spec.h"
 
 #include <cblas.h>
 #include <lapacke.h>
@@ -40,22 +41,6 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 #include <gsl/gsl_sf_hermite.h>
-
-static uint64_t splitmix64(uint64_t z)
-{
-    z += UINT64_C(0x9e3779b97f4a7c15);
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-
-unsigned long akt_data_stream_seed(unsigned long seed, unsigned purpose)
-{
-    /* seed * 64 + purpose is injective for purposes < 64, and splitmix64 is a bijection, so
-     * distinct (seed, purpose) pairs get distinct 64-bit states before folding to 32 bits. */
-    uint64_t z = splitmix64((uint64_t)seed * 64u + purpose);
-    return (unsigned long)((z ^ (z >> 32)) & UINT64_C(0xffffffff));
-}
 
 static gsl_rng *stream_new(unsigned long seed, unsigned purpose, akt_error *err)
 {

@@ -6,6 +6,7 @@
  * silently short read would turn into plausible-looking but wrong training data.
  * Subsampling follows the draw order documented in data.c. */
 #include "akt/data.h"
+#include "akt/spec.h"
 
 #include <errno.h>
 #include <limits.h>

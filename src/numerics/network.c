@@ -1,4 +1,4 @@
-/* finite.c: finite-width two-layer networks trained by forward Euler (THEORY.md section 1).
+/* network.c: finite-width two-layer networks trained by forward Euler (THEORY.md section 1).
  *
  * These networks are the ground truth the infinite-width theory is compared with, so they are
  * written exactly as THEORY.md states them: raw D-dimensional weights, mean-field output
@@ -27,7 +27,9 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
+#include "akt/activation.h"
 #include "akt/exact.h"
+#include "core/util.h"
 
 /* Rows of the query set processed at once by predict/kernel: bounds their memory at
  * O(N * PREDICT_BLOCK) whatever the number of test points. */
@@ -39,50 +41,6 @@
 #define DEFAULT_STABILITY 0.5
 #define DEFAULT_MONITOR_EVERY 20
 #define DEFAULT_MIN_STEP 1e-9
-/* erf'(h) = (2/sqrt(pi)) e^{-h^2}; M_2_SQRTPI is not C17. */
-#define TWO_OVER_SQRT_PI 1.12837916709551257390
-
-static int out_of_memory(akt_error *err, const char *what)
-{
-    return akt_error_set(err, AKT_ERR_MEMORY, "finite network: out of memory allocating %s", what);
-}
-
-static double now_seconds(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int all_finite(const double *v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(v[i]))
-            return 0;
-    return 1;
-}
-
-/* ---- activation ----------------------------------------------------------------------------- */
-
-static double activation_value(akt_activation act, double h)
-{
-    switch (act) {
-    case AKT_ACTIVATION_RELU: return h > 0.0 ? h : 0.0;
-    case AKT_ACTIVATION_TANH: return tanh(h);
-    case AKT_ACTIVATION_ERF: return erf(h);
-    case AKT_ACTIVATION_LINEAR: default: return h;
-    }
-}
-
-static double activation_derivative(akt_activation act, double h)
-{
-    switch (act) {
-    case AKT_ACTIVATION_RELU: return h > 0.0 ? 1.0 : 0.0;
-    case AKT_ACTIVATION_TANH: { double t = tanh(h); return 1.0 - t * t; }
-    case AKT_ACTIVATION_ERF: return TWO_OVER_SQRT_PI * exp(-h * h);
-    case AKT_ACTIVATION_LINEAR: default: return 1.0;
-    }
-}
 
 /* ---- network -------------------------------------------------------------------------------- */
 
@@ -102,7 +60,7 @@ akt_network *akt_network_alloc(size_t width, size_t dim, akt_activation activati
     }
     if (!net || !net->W || !net->W_src || !net->z) {
         akt_network_free(net);
-        out_of_memory(err, "the weights");
+        akt_out_of_memory(err, "the weights");
         return NULL;
     }
     net->width = width;
@@ -135,28 +93,11 @@ void akt_network_set_anchor(akt_network *net)
     memcpy(net->W_src, net->W, net->width * net->dim * sizeof *net->W);
 }
 
-static uint64_t splitmix64(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-
-unsigned long akt_finite_stream_seed(unsigned long seed, unsigned long seed_index,
-                                     unsigned purpose)
-{
-    uint64_t s = splitmix64((uint64_t)seed);
-    s = splitmix64(s ^ (uint64_t)seed_index);
-    s = splitmix64(s ^ (uint64_t)purpose);
-    return (unsigned long)((s >> 32) ^ (s & 0xffffffffULL));
-}
-
 static gsl_rng *make_rng(unsigned long stream_seed, akt_error *err)
 {
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     if (!rng) {
-        out_of_memory(err, "a random number generator");
+        akt_out_of_memory(err, "a random number generator");
         return NULL;
     }
     gsl_rng_set(rng, stream_seed);
@@ -197,15 +138,10 @@ static void preactivations(const akt_network *net, const double *X, size_t rows,
                 (int)net->dim, 0.0, H, (int)net->width);
 }
 
-/* A = phi(H) and, when Dphi is not NULL, Dphi = phi'(H) (Dphi may alias H). */
+/* A = phi(H) and, when Dphi is not NULL, Dphi = phi'(H) (either may alias H). */
 static void activate(akt_activation act, double *H, size_t count, double *A, double *Dphi)
 {
-    for (size_t k = 0; k < count; k++) {
-        double h = H[k];
-        A[k] = activation_value(act, h);
-        if (Dphi)
-            Dphi[k] = activation_derivative(act, h);
-    }
+    akt_activation_apply(act, H, A, Dphi, count);
 }
 
 int akt_network_predict(const akt_network *net, const double *X, size_t M, double gamma,
@@ -216,7 +152,7 @@ int akt_network_predict(const akt_network *net, const double *X, size_t M, doubl
         return AKT_OK;
     double *H = malloc(block * N * sizeof *H);
     if (!H)
-        return out_of_memory(err, "the prediction block");
+        return akt_out_of_memory(err, "the prediction block");
     for (size_t start = 0; start < M; start += block) {
         size_t rows = M - start < block ? M - start : block;
         preactivations(net, X + start * net->dim, rows, H);
@@ -237,7 +173,7 @@ int akt_network_kernel(const akt_network *net, const double *A, size_t a, const 
     if (!FB || !FA) {
         free(FB);
         free(FA);
-        return out_of_memory(err, "the kernel features");
+        return akt_out_of_memory(err, "the kernel features");
     }
     preactivations(net, B, b, FB);
     activate(net->activation, FB, b * N, FB, NULL);
@@ -259,7 +195,7 @@ int akt_network_readout_predict(const akt_network *net, const double *X2, const 
 {
     double *K = malloc((P2 * P2 + M * P2 + 1) * sizeof *K);
     if (!K)
-        return out_of_memory(err, "the readout kernels");
+        return akt_out_of_memory(err, "the readout kernels");
     double *K_cross = K + P2 * P2;
     int status = akt_network_kernel(net, X2, P2, X2, P2, K, err);
     if (!status)
@@ -315,7 +251,7 @@ static int workspace_alloc(workspace *ws, const akt_network *net, size_t P, akt_
     if (!ws->H || !ws->A || !ws->f || !ws->delta || !ws->dW || !ws->dz || !ws->C || !ws->K ||
         !ws->G || !ws->v || !ws->Kv) {
         workspace_free(ws);
-        return out_of_memory(err, "the training workspace");
+        return akt_out_of_memory(err, "the training workspace");
     }
     return AKT_OK;
 }
@@ -575,7 +511,7 @@ int akt_network_train(akt_network *net, const akt_finite_problem *problem, doubl
         if (step == 0)
             tr->dt_first = h;
         forward(net, problem, &ws);
-        if (!all_finite(ws.f, problem->P)) {
+        if (!akt_all_finite(ws.f, problem->P)) {
             status = akt_error_set(err, AKT_ERR_NUMERIC, "non-finite network output on the "
                                    "training points at t = %g (step %ld, dt %g): the run "
                                    "diverged", t, step, h);
@@ -588,8 +524,8 @@ int akt_network_train(akt_network *net, const akt_finite_problem *problem, doubl
         tr->steps = step + 1;
         tr->dt_last = h;
     }
-    if (!status && (!all_finite(net->z, net->width) ||
-                    !all_finite(net->W, net->width * net->dim)))
+    if (!status && (!akt_all_finite(net->z, net->width) ||
+                    !akt_all_finite(net->W, net->width * net->dim)))
         status = akt_error_set(err, AKT_ERR_NUMERIC, "non-finite network weights at t = %g", T);
     workspace_free(&ws);
     return status;
@@ -609,8 +545,8 @@ static double mean_squared_error(const double *f, const double *offset, const do
 }
 
 /* Test loss of the network on (X, y), outputs minus offset (may be NULL). */
-static int test_loss_of(const akt_network *net, double gamma, const double *X, const double *y,
-                        const double *offset, size_t M, double *loss, akt_error *err)
+int akt_network_test_loss(const akt_network *net, double gamma, const double *X, const double *y,
+                          const double *offset, size_t M, double *loss, akt_error *err)
 {
     if (M == 0) {
         *loss = NAN;
@@ -618,14 +554,14 @@ static int test_loss_of(const akt_network *net, double gamma, const double *X, c
     }
     double *f = malloc(M * sizeof *f);
     if (!f)
-        return out_of_memory(err, "the test predictions");
+        return akt_out_of_memory(err, "the test predictions");
     int status = akt_network_predict(net, X, M, gamma, f, err);
     *loss = status ? NAN : mean_squared_error(f, offset, y, M);
     free(f);
     return status;
 }
 
-static akt_finite_stepping halved(const akt_finite_stepping *stepping)
+akt_finite_stepping akt_finite_stepping_halved(const akt_finite_stepping *stepping)
 {
     akt_finite_stepping half = stepping ? *stepping : (akt_finite_stepping){0};
     if (half.dt > 0.0)
@@ -649,275 +585,17 @@ int akt_network_euler_bias(akt_network *net, const akt_finite_problem *problem, 
     if (!fine)
         return err ? err->status : AKT_ERR_MEMORY;
     akt_network_copy(fine, net);
-    akt_finite_stepping half = halved(stepping);
+    akt_finite_stepping half = akt_finite_stepping_halved(stepping);
     double fine_loss = NAN;
     int status = akt_network_train(net, problem, T, stepping, NULL, err);
     if (!status)
         status = akt_network_train(fine, problem, T, &half, NULL, err);
     if (!status)
-        status = test_loss_of(net, problem->gamma, Xt, yt, NULL, Mt, test_loss, err);
+        status = akt_network_test_loss(net, problem->gamma, Xt, yt, NULL, Mt, test_loss, err);
     if (!status)
-        status = test_loss_of(fine, problem->gamma, Xt, yt, NULL, Mt, &fine_loss, err);
+        status = akt_network_test_loss(fine, problem->gamma, Xt, yt, NULL, Mt, &fine_loss, err);
     if (!status)
         *relative_change_out = relative_change(*test_loss, fine_loss);
     akt_network_free(fine);
     return status;
-}
-
-/* ---- the transfer protocol ------------------------------------------------------------------ */
-
-/* What every regime of one transfer run shares. */
-typedef struct {
-    const akt_spec *spec;
-    const akt_data *data;
-    size_t width;
-    long seed_index;
-    akt_finite_stepping stepping;
-} transfer_run;
-
-static void result_start(akt_result *result, akt_regime regime)
-{
-    memset(result, 0, sizeof *result);
-    result->regime = regime;
-    result->method = AKT_METHOD_AUTO;
-    result->test_loss = result->train_loss = NAN;
-    result->mc_error = NAN;
-    result->residual = NAN;
-    result->stable = AKT_STABLE_UNTESTED;
-    result->converged = false;
-}
-
-/* Initial-network outputs on train and test (network.center): the offsets subtracted from the
- * outputs in the source and scratch phases. NULL offsets when centring is off. */
-static int centre_offsets(const transfer_run *run, const akt_network *net, double gamma,
-                          const akt_split *train, const akt_split *test, double **offset_train,
-                          double **offset_test, akt_error *err)
-{
-    *offset_train = *offset_test = NULL;
-    if (!run->spec->network.center)
-        return AKT_OK;
-    *offset_train = malloc((train->rows + 1) * sizeof **offset_train);
-    *offset_test = malloc((test->rows + 1) * sizeof **offset_test);
-    if (!*offset_train || !*offset_test)
-        return out_of_memory(err, "the centring offsets");
-    int status = akt_network_predict(net, train->x, train->rows, gamma, *offset_train, err);
-    if (!status)
-        status = akt_network_predict(net, test->x, test->rows, gamma, *offset_test, err);
-    return status;
-}
-
-/* Trains net on the split for time T and fills the result's losses and step count. */
-static int train_and_score(const transfer_run *run, akt_network *net,
-                           const akt_finite_problem *pb, double T, const akt_split *train,
-                           const akt_split *test, const double *offset_test, akt_result *result,
-                           akt_error *err)
-{
-    akt_finite_trace trace;
-    int status = akt_network_train(net, pb, T, &run->stepping, &trace, err);
-    result->iterations = trace.steps;
-    if (status)
-        return status;
-    double *f = malloc((train->rows + 1) * sizeof *f);
-    if (!f)
-        return out_of_memory(err, "the training predictions");
-    status = akt_network_predict(net, train->x, train->rows, pb->gamma, f, err);
-    if (!status) {
-        result->train_loss = mean_squared_error(f, pb->offset, train->y, train->rows);
-        status = test_loss_of(net, pb->gamma, test->x, test->y, offset_test, test->rows,
-                              &result->test_loss, err);
-    }
-    free(f);
-    /* Outputs can be finite while their squares overflow (e.g. gamma 1e-200 scales f by
-     * 1/(gamma N)): a loss of Inf must not pass as a result. An absent test split (csv without
-     * source_test) leaves NAN on purpose. */
-    if (!status && (!isfinite(result->train_loss) || (test->rows > 0 && !isfinite(result->test_loss))))
-        status = akt_error_set(err, AKT_ERR_NUMERIC, "non-finite %s loss at t = %g (gamma %g): the "
-                               "outputs overflow", isfinite(result->train_loss) ? "test" : "training",
-                               T, pb->gamma);
-    if (!status)
-        result->converged = true;
-    return status;
-}
-
-/* Source phase (also leaves the trained source network in net) and the scratch regime: a fresh
- * network trained on a split, with the optional centring. */
-static int fresh_phase(const transfer_run *run, akt_network *net, unsigned purpose,
-                       double gamma, double lambda, double T, const akt_split *train,
-                       const akt_split *test, akt_result *result, akt_error *err)
-{
-    int status = akt_network_init(net, akt_finite_stream_seed(run->spec->seed,
-                                  (unsigned long)run->seed_index, purpose), err);
-    double *offset_train = NULL, *offset_test = NULL;
-    if (!status)
-        status = centre_offsets(run, net, gamma, train, test, &offset_train, &offset_test, err);
-    if (!status) {
-        akt_finite_problem pb = {.X = train->x, .y = train->y, .P = train->rows, .gamma = gamma,
-                                 .lambda = lambda, .train_hidden = true, .offset = offset_train};
-        status = train_and_score(run, net, &pb, T, train, test, offset_test, result, err);
-    }
-    free(offset_train);
-    free(offset_test);
-    return status;
-}
-
-static int readout_regime(const transfer_run *run, const akt_network *source,
-                          akt_result *result, akt_error *err)
-{
-    const akt_split *train = &run->data->target, *test = &run->data->test;
-    double decay = run->spec->target.readout_decay;
-    double *f = malloc((train->rows + test->rows + 1) * sizeof *f);
-    if (!f)
-        return out_of_memory(err, "the readout predictions");
-    int status = akt_network_readout_predict(source, train->x, train->y, train->rows, decay,
-                                             train->x, train->rows, f, err);
-    if (!status)
-        status = akt_network_readout_predict(source, train->x, train->y, train->rows, decay,
-                                             test->x, test->rows, f + train->rows, err);
-    if (!status) {
-        result->train_loss = mean_squared_error(f, NULL, train->y, train->rows);
-        result->test_loss = mean_squared_error(f + train->rows, NULL, test->y, test->rows);
-        result->converged = true;
-    }
-    free(f);
-    return status;
-}
-
-static int joint_regime(const transfer_run *run, const akt_network *source, akt_network *net,
-                        akt_result *result, akt_error *err)
-{
-    const akt_spec *spec = run->spec;
-    int status = AKT_OK;
-    akt_network_copy(net, source);
-    akt_network_set_anchor(net);
-    if (spec->target.readout_init == AKT_READOUT_ZERO)
-        memset(net->z, 0, net->width * sizeof *net->z);
-    else if (spec->target.readout_init == AKT_READOUT_RANDOM)
-        status = akt_network_init_readout(net, akt_finite_stream_seed(spec->seed,
-                                          (unsigned long)run->seed_index,
-                                          AKT_FINITE_STREAM_READOUT), err);
-    if (status)
-        return status;
-    const akt_split *train = &run->data->target;
-    akt_finite_problem pb = {.X = train->x, .y = train->y, .P = train->rows,
-                             .gamma = spec->target.gamma, .lambda = spec->target.weight_decay,
-                             .delta = spec->target.elastic, .train_hidden = true};
-    return train_and_score(run, net, &pb, spec->target.time, train, &run->data->test, NULL,
-                           result, err);
-}
-
-static int check_times(const akt_spec *spec, const bool wanted[AKT_REGIME_COUNT], akt_error *err)
-{
-    if (spec->source.time == AKT_TIME_CONVERGE || !(spec->source.time > 0.0))
-        return akt_error_set(err, AKT_ERR_INPUT, "source.time: finite-width networks need a "
-                             "numeric time, not converge (give a time, e.g. source.time: 100)");
-    if ((wanted[AKT_REGIME_SCRATCH] || wanted[AKT_REGIME_JOINT]) &&
-        (spec->target.time == AKT_TIME_CONVERGE || !(spec->target.time > 0.0)))
-        return akt_error_set(err, AKT_ERR_INPUT, "target.time: finite-width networks need a "
-                             "numeric time, not converge (give a time, e.g. target.time: 100)");
-    return AKT_OK;
-}
-
-/* Runs one regime, timing it and prefixing any error with its name. */
-static int run_regime(const transfer_run *run, akt_regime regime, akt_network *source,
-                      akt_network *work, akt_result *result, akt_error *err)
-{
-    const akt_spec *spec = run->spec;
-    const akt_data *data = run->data;
-    double start = now_seconds();
-    int status = AKT_OK;
-    result_start(result, regime);
-    switch (regime) {
-    case AKT_REGIME_SOURCE:
-        status = fresh_phase(run, source, AKT_FINITE_STREAM_SOURCE, spec->source.gamma,
-                             spec->source.weight_decay, spec->source.time, &data->source,
-                             &data->source_test, result, err);
-        break;
-    case AKT_REGIME_SCRATCH:
-        status = fresh_phase(run, work, AKT_FINITE_STREAM_SCRATCH, spec->target.gamma,
-                             spec->target.weight_decay, spec->target.time, &data->target,
-                             &data->test, result, err);
-        break;
-    case AKT_REGIME_READOUT:
-        status = readout_regime(run, source, result, err);
-        break;
-    case AKT_REGIME_JOINT: default:
-        status = joint_regime(run, source, work, result, err);
-        break;
-    }
-    result->seconds = now_seconds() - start;
-    if (status)
-        akt_error_prefix(err, "finite network (width %zu, seed index %ld), regime %s: ",
-                         run->width, run->seed_index, akt_regime_name(regime));
-    return status;
-}
-
-static int transfer_once(const transfer_run *run, const bool wanted[AKT_REGIME_COUNT],
-                         akt_solution *solution, akt_error *err)
-{
-    size_t D = run->data->dim;
-    memset(solution, 0, sizeof *solution);
-    akt_network *source = akt_network_alloc(run->width, D, run->spec->network.activation, err);
-    akt_network *work = source ? akt_network_alloc(run->width, D, run->spec->network.activation,
-                                                   err) : NULL;
-    if (!source || !work) {
-        akt_network_free(source);
-        return err ? err->status : AKT_ERR_MEMORY;
-    }
-    int status = AKT_OK;
-    for (int regime = 0; regime < AKT_REGIME_COUNT && !status; regime++) {
-        if (regime != AKT_REGIME_SOURCE && !wanted[regime])
-            continue;
-        status = run_regime(run, (akt_regime)regime, source, work,
-                            &solution->results[solution->count], err);
-        solution->count++;
-    }
-    akt_network_free(source);
-    akt_network_free(work);
-    return status;
-}
-
-int akt_finite_transfer_options(const akt_spec *spec, const akt_data *data,
-                                const bool wanted[AKT_REGIME_COUNT], long width, long seed_index,
-                                const akt_finite_options *options, akt_solution *solution,
-                                akt_error *err)
-{
-    const bool *want = wanted ? wanted : spec->target.regimes;
-    memset(solution, 0, sizeof *solution);
-    if (width <= 0)
-        return akt_error_set(err, AKT_ERR_INPUT, "finite network: width must be positive (got "
-                             "%ld)", width);
-    if (data->dim == 0 || data->source.rows == 0 || data->target.rows == 0)
-        return akt_error_set(err, AKT_ERR_INPUT, "finite network: empty data (D %zu, source %zu, "
-                             "target %zu points)", data->dim, data->source.rows,
-                             data->target.rows);
-    int status = check_times(spec, want, err);
-    if (status)
-        return status;
-    transfer_run run = {.spec = spec, .data = data, .width = (size_t)width,
-                        .seed_index = seed_index};
-    run.stepping.dt = options ? options->dt : 0.0;
-    run.stepping.stability = options ? options->stability : 0.0;
-    run.stepping.min_step = spec->solver.min_step;
-    status = transfer_once(&run, want, solution, err);
-    if (status || !options || !options->euler_bias)
-        return status;
-    akt_solution fine;
-    run.stepping = halved(&run.stepping);
-    if ((status = transfer_once(&run, want, &fine, err))) {
-        akt_error_prefix(err, "Euler bias estimate (dt halved): ");
-        return status;
-    }
-    for (size_t k = 0; k < solution->count; k++)
-        solution->results[k].residual = relative_change(solution->results[k].test_loss,
-                                                        fine.results[k].test_loss);
-    return AKT_OK;
-}
-
-int akt_finite_transfer(const akt_spec *spec, const akt_data *data,
-                        const bool wanted[AKT_REGIME_COUNT], long width, long seed_index,
-                        double dt, akt_solution *solution, akt_error *err)
-{
-    akt_finite_options options = {.dt = dt, .euler_bias = false};
-    return akt_finite_transfer_options(spec, data, wanted, width, seed_index, &options, solution,
-                                       err);
 }

@@ -47,11 +47,10 @@
 #define __GSL_CBLAS_H__
 #include <gsl/gsl_randist.h>
 
+#include "akt/activation.h"
 #include "akt/exact.h"
-#include "akt/output.h"
 #include "numerics/anderson.h"
 
-#define TWO_OVER_SQRT_PI 1.12837916709551257390 /* erf'(0) */
 
 /* One evaluation of the flow at a state (see evaluate). */
 typedef struct {
@@ -104,79 +103,12 @@ typedef struct {
 
 /* ---- random streams ------------------------------------------------------------------------ */
 
-static uint64_t splitmix64(uint64_t z)
-{
-    z += UINT64_C(0x9e3779b97f4a7c15);
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-
-unsigned long akt_population_stream_seed(unsigned long seed, unsigned purpose,
-                                         unsigned long replica)
-{
-    uint64_t z = splitmix64(splitmix64(splitmix64((uint64_t)seed) ^ purpose) ^ replica);
-    return (unsigned long)((z ^ (z >> 32)) & UINT64_C(0xffffffff));
-}
-
 static gsl_rng *stream(const akt_population *pop, unsigned purpose)
 {
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     if (rng)
         gsl_rng_set(rng, akt_population_stream_seed(pop->seed, purpose, pop->replica));
     return rng;
-}
-
-/* ---- activations --------------------------------------------------------------------------- */
-
-static void activate(akt_activation activation, const double *h, double *F, double *Fp, size_t n)
-{
-    switch (activation) {
-    case AKT_ACTIVATION_RELU:
-        for (size_t i = 0; i < n; i++) {
-            F[i] = h[i] > 0.0 ? h[i] : 0.0;
-            Fp[i] = h[i] > 0.0 ? 1.0 : 0.0;
-        }
-        break;
-    case AKT_ACTIVATION_TANH:
-        for (size_t i = 0; i < n; i++) {
-            F[i] = tanh(h[i]);
-            Fp[i] = 1.0 - F[i] * F[i];
-        }
-        break;
-    case AKT_ACTIVATION_ERF:
-        for (size_t i = 0; i < n; i++) {
-            F[i] = erf(h[i]);
-            Fp[i] = TWO_OVER_SQRT_PI * exp(-h[i] * h[i]);
-        }
-        break;
-    case AKT_ACTIVATION_LINEAR:
-        for (size_t i = 0; i < n; i++) {
-            F[i] = h[i];
-            Fp[i] = 1.0;
-        }
-        break;
-    }
-}
-
-static void activate_in_place(akt_activation activation, double *h, size_t n)
-{
-    switch (activation) {
-    case AKT_ACTIVATION_RELU:
-        for (size_t i = 0; i < n; i++)
-            h[i] = h[i] > 0.0 ? h[i] : 0.0;
-        break;
-    case AKT_ACTIVATION_TANH:
-        for (size_t i = 0; i < n; i++)
-            h[i] = tanh(h[i]);
-        break;
-    case AKT_ACTIVATION_ERF:
-        for (size_t i = 0; i < n; i++)
-            h[i] = erf(h[i]);
-        break;
-    case AKT_ACTIVATION_LINEAR:
-        break;
-    }
 }
 
 /* f_mu = scale * sum_i z_i F_i,mu, summed pair by pair: the two neurons of an antithetic pair
@@ -422,7 +354,7 @@ static bool finish_evaluation(akt_population *pop, const flow_context *c, const 
     const double *z = y + S * P;
     for (size_t i = 0; i < S * P; i++)
         h_rate[i] = r_rate * c->h_base[i] - decay * (H[i] - r * c->h_base[i]);
-    activate(pop->activation, H, F, W, S * P);
+    akt_activation_apply(pop->activation, H, F, W, S * P);
     double scale = 1.0 / (c->gamma * (double)S);
     readout_average(F, z, S, P, scale, e->f);
     /* q: lambda * f minus the pair sums of z phi'(h) dh. */
@@ -1106,7 +1038,7 @@ int akt_population_predict(akt_population *pop, akt_points points, double *f, ak
     size_t S = pop->S, M = pop->rows[points];
     if (M == 0)
         return AKT_OK;
-    activate_in_place(pop->activation, pop->Q, S * M);
+    akt_activation_apply(pop->activation, pop->Q, pop->Q, NULL, S * M);
     const double *z;
     double gamma = pop->gamma;
     if (pop->kind == STATE_SOURCE)
@@ -1221,6 +1153,17 @@ int akt_population_run_target(akt_population *pop, const akt_population_phase *p
     return run_phase(pop, &c, pop->y_target, phase, run, err);
 }
 
+void akt_population_set_target_phase(akt_population *pop, const akt_population_phase *phase)
+{
+    if (pop->kind == STATE_SCRATCH || pop->kind == STATE_JOINT)
+        set_phase(pop, pop->kind, phase);
+}
+
+double akt_population_time(const akt_population *pop)
+{
+    return pop->t;
+}
+
 int akt_population_run_euler(akt_population *pop, const akt_population_phase *phase, double dt,
                              akt_population_run *run, akt_error *err)
 {
@@ -1333,14 +1276,14 @@ int akt_population_source_kernel(akt_population *pop, double *K, double *K_cross
     size_t S = pop->S, P2 = pop->rows[AKT_POINTS_TARGET_TRAIN], Mt = pop->rows[AKT_POINTS_TEST];
     double *Ftrain = pop->H, *Ftest = pop->Q;
     memcpy(Ftrain, pop->hs[AKT_POINTS_TARGET_TRAIN], S * P2 * sizeof *Ftrain);
-    activate_in_place(pop->activation, Ftrain, S * P2);
+    akt_activation_apply(pop->activation, Ftrain, Ftrain, NULL, S * P2);
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)P2, (int)P2, (int)S,
                 1.0 / (double)S, Ftrain, (int)P2, Ftrain, (int)P2, 0.0, K, (int)P2);
     memcpy(K_cross, K, P2 * P2 * sizeof *K);
     if (Mt == 0)
         return AKT_OK;
     memcpy(Ftest, pop->hs[AKT_POINTS_TEST], S * Mt * sizeof *Ftest);
-    activate_in_place(pop->activation, Ftest, S * Mt);
+    akt_activation_apply(pop->activation, Ftest, Ftest, NULL, S * Mt);
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)Mt, (int)P2, (int)S,
                 1.0 / (double)S, Ftest, (int)Mt, Ftrain, (int)P2, 0.0, K_cross + P2 * P2,
                 (int)P2);
@@ -1469,7 +1412,7 @@ int akt_population_kernels(akt_population *pop, const bool points[AKT_POINTS_COU
                                              err);
         if (status != AKT_OK)
             break;
-        activate(pop->activation, H, F, Fp, count * M);
+        akt_activation_apply(pop->activation, H, F, Fp, count * M);
         cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)M, (int)count, 1.0 / (double)S, F,
                     (int)M, 1.0, Phi, (int)M);
         if (!G)
@@ -1609,388 +1552,4 @@ done:
     free(f_half);
     free(log.steps);
     return status;
-}
-
-/* ---- the whole transfer problem ---------------------------------------------------------------- */
-
-static double now_seconds(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static akt_population_phase make_phase(const akt_spec *spec, double gamma, double weight_decay,
-                                       double elastic, double time)
-{
-    akt_population_phase phase = {gamma, weight_decay, elastic, time,
-                                  spec->solver.step_tolerance, spec->solver.tolerance,
-                                  spec->solver.max_time, spec->solver.min_step};
-    return phase;
-}
-
-/* Per-regime accumulators over replicas. */
-typedef struct {
-    double *test, *train;
-    size_t done;
-    long steps;
-    double residual, seconds;
-    akt_stability stable;
-    bool converged;
-    bool failed;
-} regime_tally;
-
-static void tally_add(regime_tally *t, double test, double train, const akt_population_run *run)
-{
-    t->test[t->done] = test;
-    t->train[t->done] = train;
-    t->done++;
-    if (run) {
-        t->steps += run->steps;
-        if (!(run->residual <= t->residual))
-            t->residual = isnan(t->residual) ? run->residual : fmax(t->residual, run->residual);
-        t->converged = t->converged && run->converged;
-    }
-}
-
-static double mean(const double *v, size_t n)
-{
-    double sum = 0.0;
-    for (size_t i = 0; i < n; i++)
-        sum += v[i];
-    return n ? sum / (double)n : NAN;
-}
-
-static double standard_error(const double *v, size_t n)
-{
-    if (n < 2)
-        return NAN;
-    double m = mean(v, n), sum = 0.0;
-    for (size_t i = 0; i < n; i++)
-        sum += (v[i] - m) * (v[i] - m);
-    return sqrt(sum / (double)(n - 1)) / sqrt((double)n);
-}
-
-/* Losses of the current state: train on the training set, test on the test set. */
-static int state_losses(akt_population *pop, akt_points train, akt_points test, double *f,
-                        double *train_loss, double *test_loss, akt_error *err)
-{
-    const akt_split *train_split = pop->splits[train], *test_split = pop->splits[test];
-    int status = akt_population_predict(pop, train, f, err);
-    if (status != AKT_OK)
-        return status;
-    *train_loss = akt_mean_squared_error(f, train_split->y, train_split->rows);
-    if ((status = akt_population_predict(pop, test, f, err)) != AKT_OK)
-        return status;
-    *test_loss = akt_mean_squared_error(f, test_split->y, test_split->rows);
-    return AKT_OK;
-}
-
-/* ---- optional outputs: loss trajectories and kernels (output.h) ------------------------------ */
-
-/* What one replica hands to the outputs: every phase's losses at the clock's times (through the
- * integrator's observer hook) and its final kernels. */
-typedef struct {
-    akt_outputs *outputs;            /* NULL: nothing is recorded */
-    bool record[AKT_REGIME_COUNT];   /* the regimes this solve hands over */
-    unsigned long replica;
-    double *f;                       /* prediction work space */
-    akt_regime regime;               /* the phase being recorded */
-    akt_points train, test;
-    akt_trajectory_clock clock;
-    double recorded;                 /* time of the phase's last row */
-} recorder;
-
-static int record_row(recorder *r, akt_population *pop, double t, akt_error *err)
-{
-    double train, test;
-    int status = state_losses(pop, r->train, r->test, r->f, &train, &test, err);
-    if (status == AKT_OK)
-        status = akt_outputs_add_losses(r->outputs, r->regime, r->replica, t, train, test, err);
-    r->recorded = t;
-    return status;
-}
-
-static int observe_step(void *context, double t, akt_population *pop, akt_error *err)
-{
-    recorder *r = context;
-    return akt_trajectory_clock_due(&r->clock, t) ? record_row(r, pop, t, err) : AKT_OK;
-}
-
-/* Before a phase run (its start state in place): the row at t = 0, and the observer on. A target
- * start takes the phase's parameters first, so that its output is read with its gamma (readout
- * init source starts from (gamma1/gamma2) f_source). */
-static int record_begin(recorder *r, akt_population *pop, akt_regime regime,
-                        const akt_population_phase *phase, akt_error *err)
-{
-    if (!r->record[regime] || !akt_outputs_wants_trajectory(r->outputs, regime))
-        return AKT_OK;
-    bool source = regime == AKT_REGIME_SOURCE;
-    r->regime = regime;
-    r->train = source ? AKT_POINTS_SOURCE_TRAIN : AKT_POINTS_TARGET_TRAIN;
-    r->test = source ? AKT_POINTS_SOURCE_TEST : AKT_POINTS_TEST;
-    if (!source)
-        set_phase(pop, pop->kind, phase);
-    akt_trajectory_clock_start(&r->clock, phase->time == AKT_TIME_CONVERGE ? phase->max_time
-                                                                            : phase->time);
-    int status = record_row(r, pop, 0.0, err);
-    if (status == AKT_OK)
-        akt_population_set_observer(pop, observe_step, r);
-    return status;
-}
-
-static int record_kernels(recorder *r, akt_population *pop, akt_regime regime, akt_error *err)
-{
-    bool points[AKT_POINTS_COUNT];
-    size_t M;
-    akt_outputs_kernel_splits(r->outputs, regime, points, &M);
-    double *Phi = malloc((M ? M * M : 1) * sizeof *Phi), *G = malloc((M ? M * M : 1) * sizeof *G);
-    int status = Phi && G ? akt_population_kernels(pop, points, Phi, G, err)
-                          : akt_error_set(err, AKT_ERR_MEMORY, "out of memory in the kernels");
-    if (status == AKT_OK)
-        status = akt_outputs_add_kernels(r->outputs, regime, Phi, G, err);
-    free(Phi);
-    free(G);
-    return status;
-}
-
-/* After a phase run, given the losses of its final state: the observer off, the final row (unless
- * the observer took it at this very time) and the kernels. */
-static int record_end(recorder *r, akt_population *pop, akt_regime regime, double train,
-                      double test, akt_error *err)
-{
-    akt_population_set_observer(pop, NULL, NULL);
-    if (!r->record[regime])
-        return AKT_OK;
-    int status = AKT_OK;
-    if (akt_outputs_wants_trajectory(r->outputs, regime) && r->recorded < pop->t)
-        status = akt_outputs_add_losses(r->outputs, regime, r->replica, pop->t, train, test, err);
-    if (status == AKT_OK && akt_outputs_wants_kernels(r->outputs, regime))
-        status = record_kernels(r, pop, regime, err);
-    return status;
-}
-
-/* The source phase of one replica, from a fresh sample: run and tallied (and, when saved is not
- * NULL, a copy of its state saved into *saved; a copy that does not fit in memory is simply not
- * kept: *saved stays NULL), or with reuse restored from *saved (nothing tallied). */
-static int replica_source(const akt_spec *spec, akt_population *pop, unsigned long replica,
-                          akt_population_source **saved, bool reuse, regime_tally tally[],
-                          double *f, recorder *recording, akt_error *err)
-{
-    akt_population_run run;
-    double train, test, start = now_seconds();
-    akt_population_sample(pop, spec->seed, replica);
-    if (reuse)
-        return *saved ? akt_population_source_restore(pop, *saved, err)
-                      : akt_error_set(err, AKT_ERR_INPUT, "population: no saved source for "
-                                      "replica %lu", replica);
-    akt_population_phase source = make_phase(spec, spec->source.gamma, spec->source.weight_decay,
-                                             0.0, spec->source.time);
-    int status;
-    recording->replica = replica;
-    if ((status = record_begin(recording, pop, AKT_REGIME_SOURCE, &source, err)) != AKT_OK ||
-        (status = akt_population_run_source(pop, &source, &run, err)) != AKT_OK)
-        return status;
-    if (saved) {
-        akt_error ignored = {0};
-        *saved = akt_population_source_save(pop, &ignored);
-    }
-    if ((status = state_losses(pop, AKT_POINTS_SOURCE_TRAIN, AKT_POINTS_SOURCE_TEST, f, &train,
-                               &test, err)) != AKT_OK ||
-        (status = record_end(recording, pop, AKT_REGIME_SOURCE, train, test, err)) != AKT_OK)
-        return status;
-    tally_add(&tally[AKT_REGIME_SOURCE], test, train, &run);
-    tally[AKT_REGIME_SOURCE].seconds += now_seconds() - start;
-    return AKT_OK;
-}
-
-/* One replica: source (run, or restored with reuse), then each wanted regime. */
-static int solve_replica(const akt_spec *spec, akt_population *pop, const bool wanted[],
-                         unsigned long replica, akt_population_source **saved, bool reuse,
-                         regime_tally tally[], double *f, int *failed_regime, recorder *recording,
-                         akt_error *err)
-{
-    akt_population_run run;
-    double train, test, start;
-    akt_population_phase target = make_phase(spec, spec->target.gamma, spec->target.weight_decay,
-                                             spec->target.elastic, spec->target.time);
-    int status;
-    *failed_regime = AKT_REGIME_SOURCE;
-    if ((status = replica_source(spec, pop, replica, saved, reuse, tally, f, recording, err)) !=
-        AKT_OK)
-        return status;
-
-    if (wanted[AKT_REGIME_SCRATCH]) {
-        start = now_seconds();
-        *failed_regime = AKT_REGIME_SCRATCH;
-        if ((status = akt_population_start_scratch(pop, err)) != AKT_OK ||
-            (status = record_begin(recording, pop, AKT_REGIME_SCRATCH, &target, err)) != AKT_OK ||
-            (status = akt_population_run_target(pop, &target, &run, err)) != AKT_OK ||
-            (status = state_losses(pop, AKT_POINTS_TARGET_TRAIN, AKT_POINTS_TEST, f, &train,
-                                   &test, err)) != AKT_OK ||
-            (status = record_end(recording, pop, AKT_REGIME_SCRATCH, train, test, err)) != AKT_OK)
-            return status;
-        tally_add(&tally[AKT_REGIME_SCRATCH], test, train, &run);
-        tally[AKT_REGIME_SCRATCH].seconds += now_seconds() - start;
-    }
-    if (wanted[AKT_REGIME_READOUT]) {
-        start = now_seconds();
-        *failed_regime = AKT_REGIME_READOUT;
-        if ((status = akt_population_readout(pop, spec->target.readout_decay, f, err)) != AKT_OK)
-            return status;
-        const akt_data *data = pop->data;
-        train = akt_mean_squared_error(f, data->target.y, data->target.rows);
-        test = akt_mean_squared_error(f + data->target.rows, data->test.y, data->test.rows);
-        tally_add(&tally[AKT_REGIME_READOUT], test, train, NULL);
-        tally[AKT_REGIME_READOUT].seconds += now_seconds() - start;
-    }
-    if (wanted[AKT_REGIME_JOINT]) {
-        start = now_seconds();
-        *failed_regime = AKT_REGIME_JOINT;
-        if ((status = akt_population_start_joint(pop, spec->target.readout_init, err)) != AKT_OK ||
-            (status = record_begin(recording, pop, AKT_REGIME_JOINT, &target, err)) != AKT_OK ||
-            (status = akt_population_run_target(pop, &target, &run, err)) != AKT_OK ||
-            (status = state_losses(pop, AKT_POINTS_TARGET_TRAIN, AKT_POINTS_TEST, f, &train,
-                                   &test, err)) != AKT_OK ||
-            (status = record_end(recording, pop, AKT_REGIME_JOINT, train, test, err)) != AKT_OK)
-            return status;
-        tally_add(&tally[AKT_REGIME_JOINT], test, train, &run);
-        /* The perturbation test runs for min(T2, 10) more (10 for time converge): long enough
-         * for an O(1)-rate instability to amplify a kick by e^10, short beside the phase. */
-        double extra = spec->target.time == AKT_TIME_CONVERGE ? 10.0 : fmin(spec->target.time, 10.0);
-        double growth;
-        akt_stability stable;
-        if ((status = akt_population_stability(pop, &target, extra, &growth, &stable, err)) !=
-            AKT_OK)
-            return status;
-        regime_tally *joint = &tally[AKT_REGIME_JOINT];
-        if (joint->stable != AKT_STABLE_NO)
-            joint->stable = stable;
-        tally[AKT_REGIME_JOINT].seconds += now_seconds() - start;
-    }
-    return AKT_OK;
-}
-
-static void fill_result(akt_result *result, akt_regime regime, const regime_tally *t)
-{
-    memset(result, 0, sizeof *result);
-    result->regime = regime;
-    result->method = AKT_METHOD_POPULATION;
-    result->test_loss = mean(t->test, t->done);
-    result->train_loss = mean(t->train, t->done);
-    result->mc_error = standard_error(t->test, t->done);
-    result->residual = t->residual;
-    result->stable = t->stable;
-    result->converged = !t->failed && t->done > 0 && t->converged && t->stable != AKT_STABLE_NO;
-    result->iterations = t->steps;
-    result->seconds = t->seconds;
-}
-
-static int check_request(const akt_spec *spec, const akt_data *data, const bool wanted[],
-                         akt_error *err)
-{
-    if (spec->solver.replicas < 1)
-        return akt_error_set(err, AKT_ERR_INPUT, "solver.replicas: need at least 1");
-    if (spec->solver.neurons < 2 || spec->solver.neurons % 2 != 0)
-        return akt_error_set(err, AKT_ERR_INPUT, "solver.neurons: the population needs an even "
-                             "number >= 2 (antithetic pairs), got %ld", spec->solver.neurons);
-    if (wanted[AKT_REGIME_JOINT] && spec->source.time == AKT_TIME_CONVERGE)
-        return akt_error_set(err, AKT_ERR_INPUT, "target.regimes: the joint regime needs a "
-                             "numeric source.time (the e^{-lambda1 T1} h0 remainder carries the "
-                             "neuron diversity that decides where the joint flow goes)");
-    double gib = akt_population_memory_gib(data, (size_t)spec->solver.neurons);
-    if (gib > AKT_POPULATION_MEMORY_LIMIT_GIB)
-        return akt_error_set(err, AKT_ERR_INPUT, "solver.neurons: a population of %ld neurons on "
-                             "these %zu + %zu + %zu + %zu points needs an estimated %.1f GiB "
-                             "(limit %.0f GiB); use fewer neurons", spec->solver.neurons,
-                             data->source.rows, data->target.rows, data->test.rows,
-                             data->source_test.rows, gib, AKT_POPULATION_MEMORY_LIMIT_GIB);
-    return AKT_OK;
-}
-
-/* The whole problem over replicas: a source per replica (run, or restored from sources with
- * reuse; saved into sources when given), the wanted regimes, optional outputs. */
-static int transfer(const akt_spec *spec, const akt_data *data,
-                    const bool wanted_in[AKT_REGIME_COUNT], akt_population_source **sources,
-                    bool reuse, akt_outputs *outputs, akt_solution *solution, akt_error *err)
-{
-    memset(solution, 0, sizeof *solution);
-    if (reuse && !sources)
-        return akt_error_set(err, AKT_ERR_INPUT, "population: reuse without saved sources");
-    bool wanted[AKT_REGIME_COUNT];
-    memcpy(wanted, wanted_in, sizeof wanted);
-    wanted[AKT_REGIME_SOURCE] = true;
-    /* The source is always solved, but handed over only when the caller wants it. */
-    recorder recording = {.outputs = outputs};
-    for (int r = 0; outputs && r < AKT_REGIME_COUNT; r++)
-        recording.record[r] = wanted_in[r];
-    akt_outputs_clear(outputs, recording.record);
-    int status = check_request(spec, data, wanted, err);
-    if (status != AKT_OK)
-        return status;
-    size_t R = (size_t)spec->solver.replicas;
-    regime_tally tally[AKT_REGIME_COUNT];
-    memset(tally, 0, sizeof tally);
-    size_t f_size = max_size(data->source.rows + data->source_test.rows,
-                             data->target.rows + data->test.rows);
-    double *f = malloc(f_size * sizeof *f);
-    double *store = malloc(2 * AKT_REGIME_COUNT * R * sizeof *store);
-    akt_population *pop = NULL;
-    if (!f || !store) {
-        status = akt_error_set(err, AKT_ERR_MEMORY, "out of memory allocating results");
-        goto done;
-    }
-    recording.f = f;
-    for (int r = 0; r < AKT_REGIME_COUNT; r++) {
-        tally[r].test = store + 2 * r * R;
-        tally[r].train = store + (2 * r + 1) * R;
-        tally[r].residual = NAN;
-        tally[r].converged = true;
-        tally[r].stable = r == AKT_REGIME_JOINT ? AKT_STABLE_YES : AKT_STABLE_UNTESTED;
-    }
-    pop = akt_population_alloc(data, spec->network.activation, (size_t)spec->solver.neurons, err);
-    if (!pop) {
-        status = err->status;
-        goto done;
-    }
-    for (size_t replica = 0; replica < R && status == AKT_OK; replica++) {
-        int failed_regime = AKT_REGIME_SOURCE;
-        status = solve_replica(spec, pop, wanted, replica, sources ? &sources[replica] : NULL,
-                               reuse, tally, f, &failed_regime, &recording, err);
-        if (status != AKT_OK) {
-            tally[failed_regime].failed = true;
-            akt_error_prefix(err, "regime %s, replica %zu: ",
-                             akt_regime_name((akt_regime)failed_regime), replica);
-        }
-    }
-    for (int r = 0; r < AKT_REGIME_COUNT; r++)
-        if (wanted[r])
-            fill_result(&solution->results[solution->count++], (akt_regime)r, &tally[r]);
-done:
-    akt_population_free(pop);
-    free(f);
-    free(store);
-    return status;
-}
-
-int akt_population_transfer(const akt_spec *spec, const akt_data *data,
-                            const bool wanted_in[AKT_REGIME_COUNT], akt_solution *solution,
-                            akt_error *err)
-{
-    return transfer(spec, data, wanted_in, NULL, false, NULL, solution, err);
-}
-
-int akt_population_transfer_sources(const akt_spec *spec, const akt_data *data,
-                                    const bool wanted_in[AKT_REGIME_COUNT],
-                                    akt_population_source **sources, bool reuse,
-                                    akt_solution *solution, akt_error *err)
-{
-    return transfer(spec, data, wanted_in, sources, reuse, NULL, solution, err);
-}
-
-int akt_population_transfer_outputs(const akt_spec *spec, const akt_data *data,
-                                    const bool wanted_in[AKT_REGIME_COUNT],
-                                    akt_outputs *outputs, akt_solution *solution, akt_error *err)
-{
-    return transfer(spec, data, wanted_in, NULL, false, outputs, solution, err);
 }

@@ -19,10 +19,8 @@
 #include <unistd.h>
 
 #include "akt/resources.h"
-#include "akt/transfer.h"
-
-_Static_assert(AKT_SPLIT_COUNT == AKT_POINTS_COUNT,
-               "output.kernel_splits is indexed like akt_points");
+#include "akt/solve.h"
+#include "core/util.h"
 
 enum { KERNEL_PHI, KERNEL_G, KERNEL_COUNT };
 static const char *const kernel_names[KERNEL_COUNT] = {"Phi", "G"};
@@ -65,11 +63,6 @@ struct akt_outputs {
     size_t row_count, row_capacity;
 };
 
-static int out_of_memory(akt_error *err, const char *what)
-{
-    return akt_error_set(err, AKT_ERR_MEMORY, "out of memory allocating %s", what);
-}
-
 static const akt_split *split_of(const akt_data *data, int points)
 {
     switch (points) {
@@ -99,24 +92,6 @@ double akt_kernel_alignment(const double *K, const double *y, size_t n)
     return quadratic / (sqrt(frobenius) * norm);
 }
 
-void akt_trajectory_clock_start(akt_trajectory_clock *clock, double horizon)
-{
-    double first = fmin(1e-2, 1e-3 * horizon);
-    clock->next = first;
-    clock->ratio = pow(horizon / first, 1.0 / (AKT_TRAJECTORY_GRID - 1));
-}
-
-bool akt_trajectory_clock_due(akt_trajectory_clock *clock, double t)
-{
-    /* The last grid time is the horizon up to round-off of the powers: a relative slack of
-     * 1e-12 lets the step that lands on the horizon count. */
-    if (t < clock->next * (1.0 - 1e-12))
-        return false;
-    while (clock->next * (1.0 - 1e-12) <= t)
-        clock->next *= clock->ratio;
-    return true;
-}
-
 /* ---- what may be asked for ------------------------------------------------------------------- */
 
 static bool regime_wanted(const akt_spec *spec, int regime)
@@ -124,56 +99,29 @@ static bool regime_wanted(const akt_spec *spec, int regime)
     return regime == AKT_REGIME_SOURCE || spec->target.regimes[regime];
 }
 
-/* The phase of a regime is integrated in time by its method (so it has a trajectory). */
-static bool time_stepped(const akt_spec *spec, akt_regime regime, akt_method method)
-{
-    double time = regime == AKT_REGIME_SOURCE ? spec->source.time : spec->target.time;
-    switch (method) {
-    case AKT_METHOD_POPULATION: return true;
-    /* exact: the moment closure at a finite time, and for the joint regime at any time; the
-     * adaptive-ridge fixed point at time converge (source, scratch) is a closed form. */
-    case AKT_METHOD_EXACT: return regime == AKT_REGIME_JOINT || time != AKT_TIME_CONVERGE;
-    default: return false;
-    }
-}
-
-static int refuse_trajectory(akt_regime regime, akt_method method, akt_error *err)
-{
-    const char *name = akt_regime_name(regime);
-    if (method == AKT_METHOD_CONVEX)
-        return akt_error_set(err, AKT_ERR_INPUT, "output.trajectory: regime %s is served by method "
-                             "convex, which solves the t -> infinity limit directly (no time "
-                             "steps), so it has no loss trajectory; give a finite time or remove "
-                             "output.trajectory", name);
-    if (method == AKT_METHOD_LAZY)
-        return akt_error_set(err, AKT_ERR_INPUT, "output.trajectory: regime %s is served by method "
-                             "lazy, whose kernel flow is solved in closed form (no time steps), so "
-                             "it has no loss trajectory; use method population or exact, or "
-                             "remove output.trajectory", name);
-    return akt_error_set(err, AKT_ERR_INPUT, "output.trajectory: regime %s is served by method "
-                         "exact at time converge, a closed-form fixed point (no time steps), so it "
-                         "has no loss trajectory; give a finite time or remove output.trajectory",
-                         name);
-}
-
 static int check_methods(const akt_spec *spec, akt_error *err)
 {
     for (int r = 0; r < AKT_REGIME_COUNT; r++) {
         if (!regime_wanted(spec, r))
             continue;
-        akt_method method;
-        int status = akt_transfer_method(spec, (akt_regime)r, &method, err);
+        const akt_method_type *method;
+        int status = akt_method_resolve(spec, (akt_regime)r, &method, err);
         if (status != AKT_OK)
             return status;
-        if (spec->output.kernels && method == AKT_METHOD_LAZY)
+        const char *name = akt_regime_name((akt_regime)r);
+        if (spec->output.kernels && !(method->flags & AKT_METHOD_ADAPTIVE_KERNELS))
             return akt_error_set(err, AKT_ERR_INPUT, "output.kernels: regime %s is served by "
-                                 "method lazy, whose kernels do not adapt (they are the closed-form "
+                                 "method %s, whose kernels do not adapt (they are the closed-form "
                                  "kernels at initialisation); use method population or exact, or "
-                                 "remove output.kernels", akt_regime_name((akt_regime)r));
+                                 "remove output.kernels", name, method->name);
         /* The readout regime is a closed form under every method: no rows, no refusal. */
-        if (spec->output.trajectory && r != AKT_REGIME_READOUT &&
-            !time_stepped(spec, (akt_regime)r, method))
-            return refuse_trajectory((akt_regime)r, method, err);
+        const char *why = method->no_trajectory ? method->no_trajectory(spec, (akt_regime)r)
+                                                : NULL;
+        if (spec->output.trajectory && r != AKT_REGIME_READOUT && why)
+            return akt_error_set(err, AKT_ERR_INPUT, "output.trajectory: regime %s is served by "
+                                 "method %s%s, so it has no loss trajectory; give a finite time, "
+                                 "use method population or exact, or remove output.trajectory",
+                                 name, method->name, why);
     }
     return AKT_OK;
 }
@@ -199,7 +147,7 @@ static int check_writable(const char *key, const char *path, akt_error *err)
         return akt_error_set(err, AKT_ERR_INPUT, "%s: %s is a directory", key, path);
     char *directory = strdup(path);
     if (!directory)
-        return out_of_memory(err, "a file name");
+        return akt_out_of_memory(err, "a file name");
     char *slash = strrchr(directory, '/');
     const char *where = slash ? (slash == directory ? "/" : (*slash = '\0', directory)) : ".";
     int status = AKT_OK;
@@ -260,7 +208,7 @@ static int record_alloc(kernel_record *r, akt_error *err)
         r->kernels[k].mean = calloc(n ? n : 1, sizeof(double));
         r->kernels[k].deviation = calloc(n ? n : 1, sizeof(double));
         if (!r->kernels[k].mean || !r->kernels[k].deviation)
-            return out_of_memory(err, "the kernel outputs");
+            return akt_out_of_memory(err, "the kernel outputs");
     }
     return AKT_OK;
 }
@@ -303,7 +251,7 @@ static int check_kernel_memory(const akt_outputs *o, const akt_spec *spec, akt_e
     }
     double gib = (kept + 5.0 * largest) * sizeof(double) / (1024.0 * 1024.0 * 1024.0);
     double limit = AKT_RESOURCES_MEMORY_SHARE * akt_resources_physical_gib();
-    double solve = akt_resources_estimate_gib(spec, o->data, spec->solver.method, 0);
+    double solve = akt_resources_estimate_gib(spec, o->data, NULL, 0);
     if (limit > 0.0 && gib + solve > limit)
         return akt_error_set(err, AKT_ERR_INPUT, "output.kernels: the kernels on "
                              "output.kernel_splits (%zu points for the source regime) need an "
@@ -333,7 +281,7 @@ static int kernels_alloc(akt_outputs *o, const akt_spec *spec, akt_error *err)
         const akt_split *split = split_of(o->data, training[i]);
         size_t P = split->rows;
         if (!(o->gram[training[i]] = malloc((P ? P * P : 1) * sizeof(double))))
-            return out_of_memory(err, "the kernel outputs");
+            return akt_out_of_memory(err, "the kernel outputs");
         akt_gram(split->x, P, split->x, P, o->data->dim, o->gram[training[i]]);
     }
     return AKT_OK;
@@ -347,14 +295,14 @@ akt_outputs *akt_outputs_alloc(const akt_spec *spec, const akt_data *data, akt_e
         return NULL;
     akt_outputs *o = calloc(1, sizeof *o);
     if (!o)
-        return out_of_memory(err, "the outputs"), NULL;
+        return akt_out_of_memory(err, "the outputs"), NULL;
     o->data = data;
     int status = AKT_OK;
     if (spec->output.kernels && !(o->kernels_path = resolve(spec->directory, spec->output.kernels)))
-        status = out_of_memory(err, "a file name");
+        status = akt_out_of_memory(err, "a file name");
     if (status == AKT_OK && spec->output.trajectory &&
         !(o->trajectory_path = resolve(spec->directory, spec->output.trajectory)))
-        status = out_of_memory(err, "a file name");
+        status = akt_out_of_memory(err, "a file name");
     if (status == AKT_OK && o->kernels_path)
         status = check_writable("output.kernels", o->kernels_path, err);
     if (status == AKT_OK && o->trajectory_path)
@@ -403,7 +351,7 @@ double *akt_outputs_kernel_points(const akt_outputs *outputs, akt_regime regime,
     size_t D = outputs->data->dim;
     double *points = malloc((r->size ? r->size : 1) * D * sizeof *points);
     if (!points)
-        return out_of_memory(err, "the kernel points"), NULL;
+        return akt_out_of_memory(err, "the kernel points"), NULL;
     for (int s = 0; s < AKT_POINTS_COUNT; s++) {
         const akt_split *split = split_of(outputs->data, s);
         if (r->splits[s] && split->rows)
@@ -451,14 +399,14 @@ static int accumulate(akt_outputs *o, kernel_record *r, const double *Phi, const
         size_t capacity = r->capacity ? 2 * r->capacity : 8;
         double *grown = realloc(r->alignments, capacity * ALIGN_COUNT * sizeof *grown);
         if (!grown)
-            return out_of_memory(err, "the kernel alignments");
+            return akt_out_of_memory(err, "the kernel alignments");
         r->alignments = grown;
         r->capacity = capacity;
     }
     size_t P = split_of(o->data, r->training)->rows;
     double *block = malloc((P ? P * P : 1) * sizeof *block);
     if (!block)
-        return out_of_memory(err, "the kernel alignments");
+        return akt_out_of_memory(err, "the kernel alignments");
     alignments_of(o, r, Phi, r->has_g ? G : NULL, block, r->alignments + r->count * ALIGN_COUNT);
     free(block);
     r->count++;
@@ -476,7 +424,7 @@ static int accumulate_readout(akt_outputs *o, const double *Phi_source, akt_erro
     size_t n = readout->size, M = source->size;
     double *block = malloc((n ? n * n : 1) * sizeof *block);
     if (!block)
-        return out_of_memory(err, "the readout kernel");
+        return akt_out_of_memory(err, "the readout kernel");
     for (int a = 0; a < AKT_POINTS_COUNT; a++)
         for (int b = 0; b < AKT_POINTS_COUNT; b++) {
             if (!readout->splits[a] || !readout->splits[b])
@@ -511,7 +459,7 @@ int akt_outputs_add_kernels(akt_outputs *outputs, akt_regime regime, const doubl
                              akt_regime_name(regime));
     size_t M = outputs->records[regime].size, n = M ? M * M : 1;
     double *Phi_sym = malloc(n * sizeof *Phi_sym), *G_sym = malloc(n * sizeof *G_sym);
-    int status = Phi_sym && G_sym ? AKT_OK : out_of_memory(err, "the kernels");
+    int status = Phi_sym && G_sym ? AKT_OK : akt_out_of_memory(err, "the kernels");
     if (status == AKT_OK) {
         symmetric_part(Phi, M, Phi_sym);
         symmetric_part(G, M, G_sym);
@@ -542,7 +490,7 @@ int akt_outputs_add_losses(akt_outputs *outputs, akt_regime regime, unsigned lon
         size_t capacity = outputs->row_capacity ? 2 * outputs->row_capacity : 1024;
         trajectory_row *grown = realloc(outputs->rows, capacity * sizeof *grown);
         if (!grown)
-            return out_of_memory(err, "the trajectory");
+            return akt_out_of_memory(err, "the trajectory");
         outputs->rows = grown;
         outputs->row_capacity = capacity;
     }
@@ -622,7 +570,7 @@ static int write_alignments(FILE *file, const akt_outputs *o, akt_regime regime,
     size_t P = split_of(o->data, r->training)->rows;
     double *block = malloc((P ? P * P : 1) * sizeof *block), values[ALIGN_COUNT];
     if (!block)
-        return out_of_memory(err, "the kernel alignments");
+        return akt_out_of_memory(err, "the kernel alignments");
     alignments_of(o, r, r->kernels[KERNEL_PHI].mean,
                   r->has_g ? r->kernels[KERNEL_G].mean : NULL, block, values);
     free(block);
@@ -673,7 +621,7 @@ static int write_trajectory(FILE *file, const akt_outputs *o, akt_error *err)
 {
     trajectory_row *rows = malloc((o->row_count ? o->row_count : 1) * sizeof *rows);
     if (!rows)
-        return out_of_memory(err, "the trajectory");
+        return akt_out_of_memory(err, "the trajectory");
     if (o->row_count)
         memcpy(rows, o->rows, o->row_count * sizeof *rows);
     qsort(rows, o->row_count, sizeof *rows, compare_rows);
@@ -696,7 +644,7 @@ static int write_temporary(const akt_outputs *o, const char *path, file_writer w
 {
     size_t size = strlen(path) + 32;
     if (!(*temporary = malloc(size)))
-        return out_of_memory(err, "a file name");
+        return akt_out_of_memory(err, "a file name");
     snprintf(*temporary, size, "%s.tmp.%ld", path, (long)getpid());
     FILE *file = fopen(*temporary, "w");
     if (!file)

@@ -1,5 +1,5 @@
 /* source_cache.c: source phases kept between solves, so that a sweep over target keys runs each
- * distinct source phase once (transfer.h, "sharing a source phase between solves").
+ * distinct source phase once (solve.h, "sharing a source phase between solves").
  *
  * An entry is keyed by the settings the source phase reads and by copies of the data it sees.
  * The data are compared byte by byte rather than inferred from the spec's data keys: which keys
@@ -18,19 +18,10 @@
 
 #define BYTES_PER_GIB (1024.0 * 1024.0 * 1024.0)
 
-/* Everything in a spec that the source phase reads (besides the data). */
 typedef struct {
-    akt_method method;
-    akt_activation activation;
-    bool center;
-    double gamma, weight_decay, time;
-    long neurons, replicas;
-    double step_tolerance, tolerance, max_time, min_step;
-    unsigned long seed;
-} source_settings;
-
-typedef struct {
-    source_settings settings;
+    const akt_method_type *method;
+    akt_spec spec;                   /* the spec of the run that made the state (its source keys
+                                        are the entry's key) */
     size_t dim;
     akt_split source, source_test;   /* copies of the splits the source phase saw */
     akt_result result;               /* the source row of the run that made the state */
@@ -47,34 +38,11 @@ struct akt_source_cache {
     size_t hits, misses;
 };
 
-static source_settings settings_of(const akt_spec *spec, akt_method method)
+/* Same method and the same values of every key its source phase reads. */
+static bool same_settings(const source_entry *entry, const akt_spec *spec,
+                          const akt_method_type *method)
 {
-    source_settings s;
-    memset(&s, 0, sizeof s);
-    s.method = method;
-    s.activation = spec->network.activation;
-    s.center = spec->network.center;
-    s.gamma = spec->source.gamma;
-    s.weight_decay = spec->source.weight_decay;
-    s.time = spec->source.time;
-    s.neurons = spec->solver.neurons;
-    s.replicas = spec->solver.replicas;
-    s.step_tolerance = spec->solver.step_tolerance;
-    s.tolerance = spec->solver.tolerance;
-    s.max_time = spec->solver.max_time;
-    s.min_step = spec->solver.min_step;
-    s.seed = spec->seed;
-    return s;
-}
-
-/* Field by field (a struct's padding bytes are not part of its value). */
-static bool same_settings(const source_settings *a, const source_settings *b)
-{
-    return a->method == b->method && a->activation == b->activation && a->center == b->center &&
-           a->gamma == b->gamma && a->weight_decay == b->weight_decay && a->time == b->time &&
-           a->neurons == b->neurons && a->replicas == b->replicas &&
-           a->step_tolerance == b->step_tolerance && a->tolerance == b->tolerance &&
-           a->max_time == b->max_time && a->min_step == b->min_step && a->seed == b->seed;
+    return entry->method == method && akt_spec_same_values(&entry->spec, spec, method->source_keys);
 }
 
 static bool same_split(const akt_split *kept, const akt_split *split)
@@ -122,6 +90,7 @@ static void entry_free(source_entry *entry)
         entry->free_state(entry->state);
     free_split(&entry->source);
     free_split(&entry->source_test);
+    akt_spec_free(&entry->spec);
     memset(entry, 0, sizeof *entry);
 }
 
@@ -171,12 +140,11 @@ void akt_source_cache_statistics(const akt_source_cache *cache, akt_source_cache
 }
 
 void *akt_source_cache_find(akt_source_cache *cache, const akt_spec *spec, const akt_data *data,
-                            akt_method method, akt_result *result)
+                            const akt_method_type *method, akt_result *result)
 {
-    source_settings wanted = settings_of(spec, method);
     for (size_t i = 0; i < cache->count; i++) {
         source_entry *entry = &cache->entries[i];
-        if (same_settings(&entry->settings, &wanted) && entry->dim == data->dim &&
+        if (same_settings(entry, spec, method) && entry->dim == data->dim &&
             same_split(&entry->source, &data->source) &&
             same_split(&entry->source_test, &data->source_test)) {
             entry->last_use = ++cache->clock;
@@ -232,7 +200,7 @@ bool akt_source_cache_reserve(akt_source_cache *cache, const akt_data *data, dou
 }
 
 bool akt_source_cache_keep(akt_source_cache *cache, const akt_spec *spec, const akt_data *data,
-                           akt_method method, const akt_result *result, void *state,
+                           const akt_method_type *method, const akt_result *result, void *state,
                            void (*free_state)(void *), double state_gib)
 {
     if (cache->count >= cache->capacity)
@@ -242,11 +210,12 @@ bool akt_source_cache_keep(akt_source_cache *cache, const akt_spec *spec, const 
     entry.state = state;
     entry.free_state = free_state;
     if (copy_split(&entry.source, &data->source) != AKT_OK ||
-        copy_split(&entry.source_test, &data->source_test) != AKT_OK) {
+        copy_split(&entry.source_test, &data->source_test) != AKT_OK ||
+        akt_spec_copy(&entry.spec, spec, NULL) != AKT_OK) {
         entry_free(&entry);
         return false;
     }
-    entry.settings = settings_of(spec, method);
+    entry.method = method;
     entry.dim = data->dim;
     entry.result = *result;
     entry.gib = state_gib + split_gib(&data->source) + split_gib(&data->source_test);

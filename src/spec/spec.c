@@ -626,7 +626,8 @@ static char **string_field(akt_spec *spec, size_t index)
 
 static bool is_string_key(size_t index)
 {
-    return spec_keys[index].type == KEY_PATH || spec_keys[index].type == KEY_OUTPUT;
+    return spec_keys[index].type == KEY_PATH || spec_keys[index].type == KEY_OUTPUT ||
+           spec_keys[index].type == KEY_NAME;
 }
 
 void akt_spec_free(akt_spec *spec)
@@ -639,6 +640,7 @@ void akt_spec_free(akt_spec *spec)
     for (size_t a = 0; a < spec->sweep_count; a++)
         free_axis(&spec->sweep[a]);
     free(spec->sweep);
+    free(spec->solver.method_where);
     free(spec->file);
     free(spec->directory);
     memset(spec, 0, sizeof *spec);
@@ -656,6 +658,7 @@ int akt_spec_copy(akt_spec *dest, const akt_spec *src, akt_error *err)
     for (size_t i = 0; i < spec_key_count; i++)
         if (is_string_key(i) && !copy_string(string_field(dest, i)))
             ok = false;
+    ok = copy_string(&dest->solver.method_where) && ok;
     ok = copy_string(&dest->file) && ok;
     ok = copy_string(&dest->directory) && ok;
     dest->sweep = NULL;
@@ -679,6 +682,8 @@ int akt_spec_copy(akt_spec *dest, const akt_spec *src, akt_error *err)
     for (size_t i = 0; i < spec_key_count; i++)
         if (is_string_key(i) && *string_field(dest, i) == *string_field((akt_spec *)src, i))
             *string_field(dest, i) = NULL;
+    if (dest->solver.method_where == src->solver.method_where)
+        dest->solver.method_where = NULL;
     if (dest->file == src->file)
         dest->file = NULL;
     if (dest->directory == src->directory)
@@ -704,6 +709,7 @@ static bool same_key(const akt_spec *a, const akt_spec *b, size_t index)
     case KEY_BOOLEAN: return *(const bool *)x == *(const bool *)y;
     case KEY_WORD: return !memcmp(x, y, sizeof(int));
     case KEY_PATH:
+    case KEY_NAME:
     case KEY_OUTPUT: return same_string(*(char *const *)x, *(char *const *)y);
     case KEY_HERMITE:
         for (int k = 0; k <= AKT_HERMITE_MAX; k++)
@@ -715,6 +721,16 @@ static bool same_key(const akt_spec *a, const akt_spec *b, size_t index)
     case KEY_SPLITS: return !memcmp(x, y, AKT_SPLIT_COUNT * sizeof(bool));
     }
     return false;
+}
+
+bool akt_spec_same_values(const akt_spec *a, const akt_spec *b, const char *const *keys)
+{
+    for (size_t k = 0; keys && keys[k]; k++) {
+        int index = spec_key_find(keys[k]);
+        if (index < 0 || !same_key(a, b, (size_t)index))
+            return false;
+    }
+    return true;
 }
 
 bool akt_spec_equal(const akt_spec *a, const akt_spec *b)

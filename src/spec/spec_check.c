@@ -144,7 +144,7 @@ static int check_csv_source_test(const checker *c)
 static int check_lazy(const checker *c)
 {
     const akt_spec *spec = c->spec;
-    if (spec->solver.method != AKT_METHOD_LAZY)
+    if (!spec->solver.method || strcmp(spec->solver.method, "lazy") != 0)
         return AKT_OK;
     const char *phases[2] = { "source.weight_decay", "target.weight_decay" };
     double decays[2] = { spec->source.weight_decay, spec->target.weight_decay };

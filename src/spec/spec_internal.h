@@ -51,6 +51,7 @@ typedef enum {
     KEY_TIME,        /* positive double or the word converge */
     KEY_BOOLEAN,
     KEY_WORD,        /* one of a list of words, stored as the enum value (int) */
+    KEY_NAME,        /* a plain lowercase word kept as a string (solver.method) */
     KEY_PATH,        /* input file or directory, resolved against the spec's directory */
     KEY_OUTPUT,      /* output file name or null, kept as written */
     KEY_HERMITE,     /* mapping degree -> coefficient */
@@ -115,7 +116,6 @@ int spec_check_key(const akt_spec *spec, size_t index, const spec_node *node, ak
  * it, so that errors point at the value the user wrote. */
 int spec_check(const akt_spec *spec, const spec_node *const *set_by, akt_error *err);
 
-const char *spec_readout_init_name(akt_readout_init init);
 
 /* Shortest "%.*g" text that reads back as exactly value (at most 17 digits). */
 void spec_format_double(double value, char *buffer, size_t size);

@@ -5,6 +5,7 @@
  * all walk this table, so adding a key is one row here rather than edits in five if-chains. */
 #include "spec/spec_internal.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>
@@ -13,12 +14,10 @@
 #include <string.h>
 
 static const char *const task_words[] = { "linear", "polynomial", "fashion_mnist", "csv", NULL };
-static const char *const activation_words[] = { "linear", "relu", "tanh", "erf", NULL };
-static const char *const method_words[] = { "auto", "exact", "lazy", "population", "convex", NULL };
-static const char *const readout_words[] = { "zero", "source", "random", NULL };
-static const char *const regime_words[] = { "source", "scratch", "readout", "joint", NULL };
-/* The data splits in the order of akt_points (population.h) and of akt spec's output.kernel_splits. */
-static const char *const split_words[] = { "source", "target", "test", "source_test", NULL };
+#define activation_words akt_activation_words
+#define readout_words akt_readout_init_words
+#define regime_words akt_regime_words
+#define split_words akt_split_words
 
 #define AT(field) offsetof(akt_spec, field)
 #define TASK_F TASK_BIT(AKT_TASK_FASHION_MNIST)
@@ -73,7 +72,7 @@ const spec_key spec_keys[] = {
     { "target.readout_init", KEY_WORD, AT(target.readout_init), TASKS_ALL, "zero", CHECK_NONE,
       readout_words, false },
     { "target.time", KEY_TIME, AT(target.time), TASKS_ALL, "20", CHECK_TIME, NULL, false },
-    { "solver.method", KEY_WORD, AT(solver.method), TASKS_ALL, "auto", CHECK_NONE, method_words, false },
+    { "solver.method", KEY_NAME, AT(solver.method), TASKS_ALL, "auto", CHECK_NONE, NULL, false },
     { "solver.neurons", KEY_INTEGER, AT(solver.neurons), TASKS_ALL, "8192", CHECK_EVEN_PAIRS, NULL, false },
     { "solver.replicas", KEY_INTEGER, AT(solver.replicas), TASKS_ALL, "4", CHECK_AT_LEAST_ONE, NULL, false },
     { "solver.target_mc_error", KEY_NUMBER, AT(solver.target_mc_error), TASKS_ALL, "0",
@@ -91,7 +90,7 @@ const spec_key spec_keys[] = {
 const size_t spec_key_count = sizeof spec_keys / sizeof spec_keys[0];
 
 /* Enums are stored through an int; this holds for every enum of spec.h with GCC and Clang. */
-_Static_assert(sizeof(akt_task) == sizeof(int) && sizeof(akt_method) == sizeof(int) &&
+_Static_assert(sizeof(akt_task) == sizeof(int) &&
                sizeof(akt_activation) == sizeof(int) && sizeof(akt_readout_init) == sizeof(int),
                "spec enums are int-sized");
 
@@ -130,11 +129,6 @@ void spec_key_task_names(const spec_key *key, char *buffer, size_t size)
 }
 
 const char *akt_task_name(akt_task task) { return task_words[task]; }
-const char *akt_activation_name(akt_activation activation) { return activation_words[activation]; }
-const char *akt_method_name(akt_method method) { return method_words[method]; }
-const char *akt_regime_name(akt_regime regime) { return regime_words[regime]; }
-const char *akt_split_name(int split) { return split_words[split]; }
-const char *spec_readout_init_name(akt_readout_init init) { return readout_words[init]; }
 
 /* ---- suggestions ---------------------------------------------------------------------- */
 
@@ -435,6 +429,37 @@ static int set_classes(int *classes, const spec_node *node, const char *key, akt
     return AKT_OK;
 }
 
+/* A method name: a plain word of lowercase letters, digits and underscores. Which names exist
+ * is the solve layer's registry's business, so only the form is checked here; where it was
+ * written is kept for that later check's message. */
+static int set_name(akt_spec *spec, char **field, const spec_node *value, const char *key,
+                    akt_error *err)
+{
+    bool ok = value->kind == SPEC_NODE_SCALAR && !spec_node_is_null(value) && value->text[0] &&
+              islower((unsigned char)value->text[0]);
+    for (const char *c = ok ? value->text : ""; *c; c++)
+        ok = ok && (islower((unsigned char)*c) || isdigit((unsigned char)*c) || *c == '_');
+    if (!ok)
+        return type_error(value, key, "a method name (auto, exact, lazy, population, convex, or a "
+                          "registered one)", err);
+    char where[512];
+    if (value->origin->is_file || value->origin->name[0] != '(')
+        spec_node_where(value, where, sizeof where);
+    else /* the built-in default */
+        snprintf(where, sizeof where, "%s (default)", key);
+    char *name = strdup(value->text), *at = strdup(where);
+    if (!name || !at) {
+        free(name);
+        free(at);
+        return akt_error_set(err, AKT_ERR_MEMORY, "out of memory reading the spec");
+    }
+    free(*field);
+    *field = name;
+    free(spec->solver.method_where);
+    spec->solver.method_where = at;
+    return AKT_OK;
+}
+
 int spec_key_set(akt_spec *spec, size_t index, const spec_node *value, akt_error *err)
 {
     const spec_key *key = &spec_keys[index];
@@ -465,6 +490,7 @@ int spec_key_set(akt_spec *spec, size_t index, const spec_node *value, akt_error
         if (value->kind != SPEC_NODE_SCALAR)
             return type_error(value, key->name, "a file name or null", err);
         return set_string(field, strdup(value->text), err);
+    case KEY_NAME: return set_name(spec, field, value, key->name, err);
     case KEY_HERMITE: return set_hermite(field, value, key->name, err);
     case KEY_REGIMES: return set_regimes(field, value, key->name, err);
     case KEY_CLASSES: return set_classes(field, value, key->name, err);

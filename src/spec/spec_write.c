@@ -222,6 +222,7 @@ static void put_value(writer *w, const akt_spec *spec, const spec_key *key)
         put_word(w, word_of(key, value));
         break;
     }
+    case KEY_NAME: put_word(w, *(char *const *)field); break;
     case KEY_PATH:
     case KEY_OUTPUT: put_string(w, *(char *const *)field); break;
     case KEY_HERMITE: put_hermite(w, field); break;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "akt/data.h"
+#include "akt/spec.h"
 #include "../check.h"
 
 static char temporary_directory[] = "/tmp/akt_test_csv_XXXXXX";

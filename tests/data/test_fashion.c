@@ -13,6 +13,7 @@
 #include <zlib.h>
 
 #include "akt/data.h"
+#include "akt/spec.h"
 #include "../check.h"
 
 #define DATASET "/usr/share/datasets/fashion-mnist"

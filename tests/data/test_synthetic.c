@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "akt/data.h"
+#include "akt/spec.h"
 #include "../check.h"
 
 static void fill_spec(akt_spec *spec, akt_task task, long dim, double alpha, double noise)

@@ -10,6 +10,7 @@
 
 #include "../check.h"
 #include "finite_fixture.h"
+#include "akt/compare.h"
 
 enum { WIDTH = 256, SEEDS = 4 };
 

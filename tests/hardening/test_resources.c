@@ -50,7 +50,7 @@ static void test_huge_exact_refused(void)
     CHECK(load(&spec, "data.dim=100000") == AKT_OK);
     akt_error err = {0};
     double start = seconds_now();
-    int status = akt_resources_check(&spec, NULL, AKT_METHOD_EXACT, 0, &err);
+    int status = akt_resources_check(&spec, NULL, &akt_method_exact, 0, &err);
     double elapsed = seconds_now() - start;
     CHECK(status == AKT_ERR_INPUT);
     CHECK(elapsed < 0.1);
@@ -60,7 +60,7 @@ static void test_huge_exact_refused(void)
     /* state + 13 rk8pd vectors + start + derivative, and the fixed point's D x D Gram with its
      * factorisation and copy */
     double dominant = (16.0 * n * n + 3.0 * 1e5 * 1e5) * 8.0 / gib;
-    double estimate = akt_resources_estimate_gib(&spec, NULL, AKT_METHOD_EXACT, 0);
+    double estimate = akt_resources_estimate_gib(&spec, NULL, &akt_method_exact, 0);
     /* the other terms (kernels of 20 and 86 points, the 86 x 100001 data) are below 1e-4 of it */
     CHECK_RELATIVE(estimate, dominant, 1e-4);
     char expected[64];
@@ -68,7 +68,7 @@ static void test_huge_exact_refused(void)
     CHECK(strstr(err.message, expected) != NULL);
     fprintf(stderr, "huge exact: %.4g GiB estimated in %.2g s: %s\n", estimate, elapsed, err.message);
     /* AUTO resolves to exact for a linear network */
-    CHECK(akt_resources_estimate_gib(&spec, NULL, AKT_METHOD_AUTO, 0) == estimate);
+    CHECK(akt_resources_estimate_gib(&spec, NULL, NULL, 0) == estimate);
     akt_spec_free(&spec);
 }
 
@@ -77,17 +77,17 @@ static void test_normal_specs_pass(void)
     akt_spec spec;
     CHECK(load(&spec, NULL) == AKT_OK);
     akt_error err = {0};
-    CHECK(akt_resources_check(&spec, NULL, AKT_METHOD_EXACT, 0, &err) == AKT_OK);
-    CHECK(akt_resources_check(&spec, NULL, AKT_METHOD_LAZY, 0, &err) == AKT_OK);
-    CHECK(akt_resources_check(&spec, NULL, AKT_METHOD_POPULATION, 0, &err) == AKT_OK);
-    CHECK(akt_resources_check(&spec, NULL, AKT_METHOD_AUTO, 4096, &err) == AKT_OK);
+    CHECK(akt_resources_check(&spec, NULL, &akt_method_exact, 0, &err) == AKT_OK);
+    CHECK(akt_resources_check(&spec, NULL, &akt_method_lazy, 0, &err) == AKT_OK);
+    CHECK(akt_resources_check(&spec, NULL, &akt_method_population, 0, &err) == AKT_OK);
+    CHECK(akt_resources_check(&spec, NULL, NULL, 4096, &err) == AKT_OK);
     akt_spec_free(&spec);
 
     akt_spec quick;
     CHECK(akt_spec_load_string(&quick, akt_spec_quickstart_yaml, "<built-in quickstart>", ".", NULL, 0,
                                &err) == AKT_OK);
-    CHECK(akt_resources_check(&quick, NULL, AKT_METHOD_AUTO, 0, &err) == AKT_OK);
-    CHECK(akt_resources_estimate_gib(&quick, NULL, AKT_METHOD_AUTO, 0) < 1.0);
+    CHECK(akt_resources_check(&quick, NULL, NULL, 0, &err) == AKT_OK);
+    CHECK(akt_resources_estimate_gib(&quick, NULL, NULL, 0) < 1.0);
     akt_spec_free(&quick);
 }
 
@@ -101,10 +101,10 @@ static void test_data_term(void)
     CHECK(akt_data_load(&data, &spec, &err) == AKT_OK);
     double M = (double)(data.source.rows + data.target.rows + data.test.rows + data.source_test.rows);
     CHECK(M == 20 + 6 + 30 + 30);
-    double without = akt_resources_estimate_gib(&spec, NULL, AKT_METHOD_EXACT, 0);
-    double with = akt_resources_estimate_gib(&spec, &data, AKT_METHOD_EXACT, 0);
+    double without = akt_resources_estimate_gib(&spec, NULL, &akt_method_exact, 0);
+    double with = akt_resources_estimate_gib(&spec, &data, &akt_method_exact, 0);
     CHECK_RELATIVE((without - with) * gib / 8.0, M * (8 + 1), 1e-9);
-    CHECK(akt_resources_check(&spec, &data, AKT_METHOD_EXACT, 0, &err) == AKT_OK);
+    CHECK(akt_resources_check(&spec, &data, &akt_method_exact, 0, &err) == AKT_OK);
     akt_data_free(&data);
     akt_spec_free(&spec);
 }
@@ -116,18 +116,18 @@ static void test_huge_population_and_width(void)
     CHECK(load(&spec, "solver.neurons=2147483648") == AKT_OK);
     akt_error err = {0};
     double S = 2147483648.0, P = 20, M = 20 + 6 + 30 + 30;
-    double estimate = akt_resources_estimate_gib(&spec, NULL, AKT_METHOD_POPULATION, 0);
+    double estimate = akt_resources_estimate_gib(&spec, NULL, &akt_method_population, 0);
     CHECK(estimate >= S * (P + M) * 8.0 / gib);
-    CHECK(akt_resources_check(&spec, NULL, AKT_METHOD_POPULATION, 0, &err) == AKT_ERR_INPUT);
+    CHECK(akt_resources_check(&spec, NULL, &akt_method_population, 0, &err) == AKT_ERR_INPUT);
     CHECK(strstr(err.message, "solver.neurons") != NULL);
     akt_spec_free(&spec);
 
     /* a finite network of width 2^34 on D = 8: N x D weights alone are 1024 GiB */
     CHECK(load(&spec, NULL) == AKT_OK);
     double N = 17179869184.0;
-    estimate = akt_resources_estimate_gib(&spec, NULL, AKT_METHOD_AUTO, (long)N);
+    estimate = akt_resources_estimate_gib(&spec, NULL, NULL, (long)N);
     CHECK(estimate >= N * 8 * 8.0 / gib);
-    CHECK(akt_resources_check(&spec, NULL, AKT_METHOD_AUTO, (long)N, &err) == AKT_ERR_INPUT);
+    CHECK(akt_resources_check(&spec, NULL, NULL, (long)N, &err) == AKT_ERR_INPUT);
     CHECK(strstr(err.message, "width") != NULL);
     akt_spec_free(&spec);
 }

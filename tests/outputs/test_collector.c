@@ -158,7 +158,10 @@ static void kernels_and_rows(void)
             block[i * 5 + j] = B[i * M + j];
     CHECK(find_line(path, "source,alignment_Phi,source,,source,,", value, error) == 0);
     CHECK_RELATIVE(strtod(value, NULL), akt_kernel_alignment(block, data.source.y, 5), 1e-14);
-    CHECK(strtod(error, NULL) == 0.0 && error[0] != '\0');
+    /* The two estimates are B and 3B and the alignment is scale-invariant, so their spread is
+     * round-off: the two alignments are computed from differently rounded products and may
+     * differ in the last bits (here they do), never by more. */
+    CHECK(error[0] != '\0' && fabs(strtod(error, NULL)) <= 1e-15 * strtod(value, NULL));
 
     /* a restart forgets the source and the readout it feeds */
     bool source_only[AKT_REGIME_COUNT] = {true, false, false, false};

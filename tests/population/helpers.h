@@ -13,7 +13,12 @@
 
 #include "akt/data.h"
 #include "akt/population.h"
+#include "akt/solve.h"
 #include "akt/spec.h"
+
+/* The method name of the hand-built specs (a spec's strings are owned by it; these specs are
+ * never freed, so one static buffer serves them all). */
+static char test_population_method[] = "population";
 
 /* A spec with every field the population reads set (THEORY.md protocol defaults). */
 static inline void test_spec(akt_spec *spec, akt_activation activation)
@@ -31,13 +36,26 @@ static inline void test_spec(akt_spec *spec, akt_activation activation)
     spec->target.readout_decay = 0.1;
     spec->target.readout_init = AKT_READOUT_ZERO;
     spec->target.time = 5.0;
-    spec->solver.method = AKT_METHOD_POPULATION;
+    spec->solver.method = test_population_method;
     spec->solver.neurons = 1024;
     spec->solver.replicas = 4;
     spec->solver.step_tolerance = 1e-4;
     spec->solver.tolerance = 1e-6;
     spec->solver.max_time = 1e5;
     spec->solver.min_step = 1e-9;
+}
+
+/* The population method over the wanted regimes (wanted[AKT_REGIME_SOURCE] ignored: the source
+ * is always solved), through the solve layer like any spec naming method population. */
+static inline int population_transfer(const akt_spec *spec, const akt_data *data,
+                                      const bool wanted[AKT_REGIME_COUNT], akt_solution *solution,
+                                      akt_error *err)
+{
+    akt_spec chosen = *spec;
+    chosen.solver.method = test_population_method;
+    for (int r = AKT_REGIME_SCRATCH; r < AKT_REGIME_COUNT; r++)
+        chosen.target.regimes[r] = wanted[r];
+    return akt_solve(&chosen, data, solution, err);
 }
 
 static inline void fill_split(akt_split *split, size_t rows, size_t D, const double *beta_a,

@@ -10,7 +10,7 @@
 
 #include "../check.h"
 #include "akt/exact.h"
-#include "akt/transfer.h"
+#include "akt/solve.h"
 #include "helpers.h"
 
 static void antithetic_zero(const akt_data *data)
@@ -49,11 +49,11 @@ static void determinism(const akt_data *data)
     bool wanted[AKT_REGIME_COUNT] = {true, true, true, true};
     akt_solution a, b, c;
     akt_error err;
-    int status_a = akt_population_transfer(&spec, data, wanted, &a, &err);
+    int status_a = population_transfer(&spec, data, wanted, &a, &err);
     if (status_a != AKT_OK)
         fprintf(stderr, "determinism: %s\n", err.message);
     CHECK(status_a == AKT_OK);
-    CHECK(akt_population_transfer(&spec, data, wanted, &b, &err) == AKT_OK);
+    CHECK(population_transfer(&spec, data, wanted, &b, &err) == AKT_OK);
     CHECK(a.count == 4 && b.count == 4);
     for (size_t i = 0; i < a.count; i++) {
         CHECK(memcmp(&a.results[i].test_loss, &b.results[i].test_loss, sizeof(double)) == 0);
@@ -65,7 +65,7 @@ static void determinism(const akt_data *data)
     /* Replica 0 alone equals replica 0 of a run with more replicas: with one replica the mean
      * is replica 0's loss; with three it is the mean, so compare through the low-level API. */
     spec.solver.replicas = 1;
-    CHECK(akt_population_transfer(&spec, data, wanted, &c, &err) == AKT_OK);
+    CHECK(population_transfer(&spec, data, wanted, &c, &err) == AKT_OK);
     akt_population *pop = akt_population_alloc(data, AKT_ACTIVATION_RELU, 256, &err);
     akt_population_phase phase = {1.0, 0.05, 0.0, 2.0, 1e-4, 1e-6, 1e5, 1e-9};
     akt_population_run run;
@@ -127,7 +127,7 @@ static void divergence(const akt_data *data)
     bool wanted[AKT_REGIME_COUNT] = {true, false, false, false};
     akt_solution solution;
     akt_error err = {0, ""};
-    int status = akt_population_transfer(&spec, data, wanted, &solution, &err);
+    int status = population_transfer(&spec, data, wanted, &solution, &err);
     printf("divergence: status %d: %s\n", status, err.message);
     CHECK(status == AKT_ERR_NUMERIC);
     CHECK(strstr(err.message, "source") != NULL);
@@ -145,7 +145,7 @@ static void memory_refusal(const akt_data *data)
     akt_error err = {0, ""};
     double gib = akt_population_memory_gib(data, (size_t)spec.solver.neurons);
     CHECK(gib > 1000.0);
-    CHECK(akt_population_transfer(&spec, data, wanted, &solution, &err) == AKT_ERR_INPUT);
+    CHECK(population_transfer(&spec, data, wanted, &solution, &err) == AKT_ERR_INPUT);
     CHECK(strstr(err.message, "GiB") != NULL);
     printf("refusal: %s\n", err.message);
 }

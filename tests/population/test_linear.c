@@ -16,7 +16,7 @@
 
 #include "../check.h"
 #include "akt/exact.h"
-#include "akt/transfer.h"
+#include "akt/solve.h"
 #include "helpers.h"
 
 typedef struct {
@@ -114,7 +114,7 @@ static const akt_result *solve(const akt_spec *spec, const akt_data *data, akt_s
 {
     bool wanted[AKT_REGIME_COUNT] = {true, true, true, true};
     akt_error err = {0, ""};
-    int status = akt_population_transfer(spec, data, wanted, solution, &err);
+    int status = population_transfer(spec, data, wanted, solution, &err);
     if (status != AKT_OK)
         fprintf(stderr, "population: %s\n", err.message);
     CHECK(status == AKT_OK);

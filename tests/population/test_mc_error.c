@@ -19,7 +19,7 @@ static double source_mc_error(const akt_data *data, long neurons)
     bool wanted[AKT_REGIME_COUNT] = {true, false, false, false};
     akt_solution solution;
     akt_error err = {0, ""};
-    int status = akt_population_transfer(&spec, data, wanted, &solution, &err);
+    int status = population_transfer(&spec, data, wanted, &solution, &err);
     if (status != AKT_OK)
         fprintf(stderr, "%s\n", err.message);
     CHECK(status == AKT_OK);

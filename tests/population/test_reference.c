@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "../check.h"
-#include "akt/transfer.h"
+#include "akt/solve.h"
 #include "helpers.h"
 
 int main(void)
@@ -33,7 +33,7 @@ int main(void)
     akt_error err = {0, ""};
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int status = akt_population_transfer(&spec, &data, wanted, &solution, &err);
+    int status = population_transfer(&spec, &data, wanted, &solution, &err);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     if (status != AKT_OK)
         fprintf(stderr, "%s\n", err.message);

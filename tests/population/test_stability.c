@@ -21,7 +21,7 @@
 #include "../check.h"
 #include "akt/data.h"
 #include "akt/spec.h"
-#include "akt/transfer.h"
+#include "akt/solve.h"
 
 static const char *trap_yaml =
     "seed: 3\n"

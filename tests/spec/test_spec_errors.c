@@ -47,7 +47,10 @@ static void type_errors(void)
                  ":2:22: target.regimes: unknown value 'jiont'", "did you mean 'joint'?");
     EXPECT_ERROR("network: {activation: rellu}\n", NULL, 0,
                  ":1:23: network.activation: unknown value 'rellu' (expected one of linear, relu, tanh or erf); did you mean 'relu'?");
-    EXPECT_ERROR("solver: {method: exakt}\n", NULL, 0, ":1:18: solver.method: unknown value 'exakt'", "did you mean 'exact'?");
+    /* Which method names exist is the solve layer's registry's (tests/methods); the spec checks
+     * the form of the word. */
+    EXPECT_ERROR("solver: {method: Exact}\n", NULL, 0, ":1:18: solver.method", "a method name");
+    EXPECT_ERROR("solver: {method: [exact]}\n", NULL, 0, ":1:18: solver.method", "a method name");
     EXPECT_ERROR("target: {readout_init: sauce}\n", NULL, 0, ":1:24: target.readout_init: unknown value 'sauce'", "did you mean 'source'?");
     EXPECT_ERROR("data: {task: fashion}\n", NULL, 0, ":1:14: data.task: unknown value 'fashion'");
 }

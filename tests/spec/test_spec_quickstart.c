@@ -26,7 +26,7 @@ int main(int argc, char **argv)
     CHECK(akt_spec_equal(&from_file, &built_in));
     CHECK(built_in.data.task == AKT_TASK_LINEAR && built_in.data.dim == 50 && built_in.data.noise == 0.1);
     CHECK(built_in.data.source.samples == 200 && built_in.data.target.samples == 25);
-    CHECK(built_in.network.activation == AKT_ACTIVATION_LINEAR && built_in.solver.method == AKT_METHOD_EXACT);
+    CHECK(built_in.network.activation == AKT_ACTIVATION_LINEAR && !strcmp(built_in.solver.method, "exact"));
     CHECK(built_in.target.elastic == 0.5 && built_in.target.readout_decay == 0.01 && built_in.target.time == 20);
     CHECK(built_in.target.regimes[AKT_REGIME_JOINT] && built_in.source.time == 20);
     akt_spec_free(&from_file);

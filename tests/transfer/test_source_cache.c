@@ -1,4 +1,4 @@
-/* test_source_cache.c: source phases shared between solves (akt_solve_cached, akt sweep).
+/* test_source_cache.c: source phases shared between solves (akt_solver_set_cache, akt sweep).
  *
  * The claim under test: a solve that reuses a kept source phase gives exactly the rows of an
  * independent akt_solve on freshly loaded data. The comparison is bit for bit (tolerance 0), not
@@ -19,9 +19,22 @@
 #include "akt/population.h"
 #include "akt/resources.h"
 #include "akt/sweep.h"
-#include "akt/transfer.h"
+#include "akt/solve.h"
 
 /* Linear network, solved exactly (moment closure): the source phase is a finite-time flow. */
+/* A solve with the cache set on its solver. */
+static int solve_cached(const akt_spec *spec, const akt_data *data, akt_source_cache *cache,
+                        akt_solution *solution, akt_error *err)
+{
+    akt_solver *solver = akt_solver_alloc(spec, data, err);
+    if (!solver)
+        return err->status;
+    akt_solver_set_cache(solver, cache);
+    int status = akt_solver_run(solver, solution, err);
+    akt_solver_free(solver);
+    return status;
+}
+
 static const char linear_yaml[] =
     "seed: 5\n"
     "data: {task: linear, dim: 10, alignment: 0.5, noise: 0.1,\n"
@@ -193,7 +206,7 @@ static bool reused(akt_source_cache *cache, const char *yaml, const char *overri
     akt_source_cache_statistics(cache, &before);
     akt_solution solution;
     akt_error err = {0};
-    CHECK(akt_solve_cached(&spec, data, cache, &solution, &err) == AKT_OK);
+    CHECK(solve_cached(&spec, data, cache, &solution, &err) == AKT_OK);
     akt_source_cache_statistics(cache, &after);
     akt_spec_free(&spec);
     CHECK(after.hits + after.misses == before.hits + before.misses + 1);
@@ -280,7 +293,7 @@ static void test_capacity_and_memory(void)
         /* ... which is what the memory estimate plans for, before the solve. */
         akt_spec spec;
         CHECK(load(&spec, relu_yaml, NULL, 0) == AKT_OK);
-        CHECK_RELATIVE(akt_resources_source_state_gib(&spec, &data, AKT_METHOD_POPULATION),
+        CHECK_RELATIVE((double)spec.solver.replicas * akt_method_population.source_state_gib(&spec, &data),
                        2.0 * akt_population_source_gib(128, 24), 1e-12);
         akt_spec_free(&spec);
         /* A solve whose own estimate exceeds the machine keeps nothing and drops what is held:
@@ -300,7 +313,7 @@ static void test_capacity_and_memory(void)
     CHECK(load(&spec, linear_yaml, NULL, 0) == AKT_OK);
     akt_source_cache_stats stats;
     akt_source_cache_statistics(cache, &stats);
-    CHECK_RELATIVE(akt_resources_source_state_gib(&spec, &data, AKT_METHOD_EXACT),
+    CHECK_RELATIVE(akt_method_exact.source_state_gib(&spec, &data),
                    11.0 * 11.0 * sizeof(double) / (1024.0 * 1024.0 * 1024.0), 1e-12);
     CHECK_RELATIVE(stats.gib, (11.0 * 11.0 + (30.0 + 50.0) * 11.0) * sizeof(double) /
                                   (1024.0 * 1024.0 * 1024.0), 1e-12);

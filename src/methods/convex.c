@@ -1,0 +1,299 @@
+/* convex.c: method convex, relu and linear networks at t -> infinity with weight decay.
+ *
+ * The stationary state of a phase with weight decay lambda > 0 is a lasso over a continuum of
+ * features (THEORY.md section 4), solved by akt_convex_solve with a certified duality gap; its
+ * source kernel is in closed form. It serves the source and scratch phases at time converge and
+ * the readout regime on such a source; the joint regime has no convex form. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "akt/activation.h"
+#include "akt/convex.h"
+#include "core/util.h"
+#include "methods/common.h"
+
+/* Seeds of the convex oracle's random starts: streams of akt_data_stream_seed beyond the data's
+ * purposes (0..10), one per phase, so they never coincide with a data stream. */
+enum { CONVEX_STREAM_SOURCE = 40, CONVEX_STREAM_SCRATCH = 41 };
+/* Outer conditional-gradient iterations allowed; each adds at most one atom and the problems
+ * converge in far fewer (the issue's benchmark: P = 1000 to a gap of 1e-6). */
+#define CONVEX_MAX_ITERATIONS 5000
+
+/* One phase at t -> infinity on (train), evaluated on [train; test]; keeps the solution. */
+static int convex_phase(const akt_spec *spec, const akt_split *train, const akt_split *test,
+                        size_t dim, double gamma, double lambda, unsigned purpose,
+                        akt_convex_solution *solution, akt_result *result, akt_error *err)
+{
+    int status = akt_convex_solve(train->x, train->y, train->rows, dim,
+                                  spec->network.activation, gamma, lambda,
+                                  spec->solver.tolerance, akt_data_stream_seed(spec->seed, purpose),
+                                  CONVEX_MAX_ITERATIONS, solution, err);
+    result->iterations = solution->iterations;
+    result->residual = solution->gap;
+    if (status != AKT_OK)
+        return status;
+    double *query = method_stack_rows(train, test, dim);
+    double *f = malloc((train->rows + test->rows) * sizeof *f);
+    if (!query || !f) {
+        free(query);
+        free(f);
+        return akt_out_of_memory(err, "predictions");
+    }
+    status = akt_convex_predict(solution, query, train->rows + test->rows, dim,
+                                spec->network.activation, f, err);
+    if (status == AKT_OK) {
+        method_set_losses(result, f, train, test);
+        result->converged = solution->converged;
+    }
+    free(query);
+    free(f);
+    return status;
+}
+
+/* The convex source's kernel, in closed form (THEORY.md section 4). */
+static int convex_source_kernel(const void *source, const akt_spec *spec, const double *A,
+                                size_t a, const double *B, size_t b, size_t dim, double *out,
+                                akt_error *err)
+{
+    return akt_convex_kernel(source, spec->network.activation, spec->source.gamma, A, a, B, b,
+                             dim, out, err);
+}
+
+/* Hands a convex solution's kernels on the regime's kernel points to the outputs: Phi in closed
+ * form (akt_convex_kernel) and, by the same argument (atom k carries neurons of mass m_k and
+ * balanced norm r_k, m_k r_k^2 = gamma |c_k|, and phi' is homogeneous of degree 0),
+ * G(x, x') = gamma sum_k |c_k| phi'(u_k.x/sqrt(D)) phi'(u_k.x'/sqrt(D)). */
+static int convex_kernels(const akt_observer *observer, akt_regime regime, const akt_spec *spec,
+                          const akt_data *data, const akt_convex_solution *solution,
+                          double gamma, akt_error *err)
+{
+    if (!method_wants_kernels(observer, regime))
+        return AKT_OK;
+    bool splits[AKT_POINTS_COUNT];
+    size_t M, K = solution->K, dim = data->dim;
+    double *X = method_kernel_points(observer, data, regime, splits, &M, err);
+    if (!X)
+        return err->status;
+    size_t n = M ? M : 1;
+    double *Phi = malloc(n * n * sizeof *Phi), *G = calloc(n * n, sizeof *G);
+    double *slopes = malloc((K ? K : 1) * n * sizeof *slopes);
+    int status = Phi && G && slopes ? AKT_OK : akt_out_of_memory(err, "the kernels");
+    if (status == AKT_OK)
+        status = akt_convex_kernel(solution, spec->network.activation, gamma, X, M, X, M, dim, Phi,
+                                   err);
+    if (status == AKT_OK && K > 0 && M > 0) {
+        /* slopes_k(x) = sqrt(gamma |c_k|) phi'(u_k.x/sqrt(D)); G = slopes' slopes. */
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)K, (int)M, (int)dim,
+                    1.0 / sqrt((double)dim), solution->U, (int)dim, X, (int)dim, 0.0, slopes,
+                    (int)M);
+        for (size_t k = 0; k < K; k++) {
+            double weight = sqrt(gamma * fabs(solution->c[k]));
+            for (size_t i = 0; i < M; i++) {
+                double *v = &slopes[k * M + i];
+                *v = spec->network.activation == AKT_ACTIVATION_LINEAR || *v > 0.0 ? weight : 0.0;
+            }
+        }
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)M, (int)K, 1.0, slopes, (int)M,
+                    0.0, G, (int)M);
+        for (size_t i = 0; i < M; i++)
+            for (size_t j = 0; j < i; j++)
+                G[i * M + j] = G[j * M + i];
+    }
+    if (status == AKT_OK)
+        status = method_add_kernels(observer, regime, Phi, G, err);
+    free(X);
+    free(Phi);
+    free(G);
+    free(slopes);
+    return status;
+}
+
+
+/* ---- the method type ------------------------------------------------------------------------- */
+
+typedef struct {
+    const akt_spec *spec;
+    const akt_data *data;
+    const akt_observer *observer;
+    akt_convex_solution source;          /* the source this solve ran */
+    const akt_convex_solution *used;     /* the source the readout reads: &source or a kept one */
+} convex_state;
+
+static void *convex_alloc(const akt_method_problem *problem, akt_error *err)
+{
+    convex_state *state = calloc(1, sizeof *state);
+    if (!state) {
+        akt_out_of_memory(err, "the convex solver");
+        return NULL;
+    }
+    state->spec = problem->spec;
+    state->data = problem->data;
+    state->observer = problem->observer;
+    return state;
+}
+
+static void convex_free(void *state)
+{
+    convex_state *c = state;
+    akt_convex_free(&c->source);
+    free(c);
+}
+
+static int convex_source(void *state, size_t replica, akt_result *result, akt_error *err)
+{
+    (void)replica;
+    convex_state *c = state;
+    const akt_spec *spec = c->spec;
+    const akt_data *data = c->data;
+    int status = convex_phase(spec, &data->source, &data->source_test, data->dim,
+                              spec->source.gamma, spec->source.weight_decay,
+                              CONVEX_STREAM_SOURCE, &c->source, result, err);
+    c->used = &c->source;
+    if (status == AKT_OK)
+        status = convex_kernels(c->observer, AKT_REGIME_SOURCE, spec, data, &c->source,
+                                spec->source.gamma, err);
+    return status;
+}
+
+static int convex_scratch(void *state, size_t replica, akt_result *result, akt_error *err)
+{
+    (void)replica;
+    convex_state *c = state;
+    const akt_spec *spec = c->spec;
+    const akt_data *data = c->data;
+    akt_convex_solution scratch = {0};
+    int status = convex_phase(spec, &data->target, &data->test, data->dim, spec->target.gamma,
+                              spec->target.weight_decay, CONVEX_STREAM_SCRATCH, &scratch, result,
+                              err);
+    if (status == AKT_OK)
+        status = convex_kernels(c->observer, AKT_REGIME_SCRATCH, spec, data, &scratch,
+                                spec->target.gamma, err);
+    akt_convex_free(&scratch);
+    return status;
+}
+
+static int convex_readout_kernel(void *state, size_t replica, double *K, double *K_cross,
+                                 akt_error *err)
+{
+    (void)replica;
+    convex_state *c = state;
+    const akt_split *train = &c->data->target, *test = &c->data->test;
+    size_t P = train->rows, M = train->rows + test->rows, D = c->data->dim;
+    double *query = method_stack_rows(train, test, D);
+    if (!query)
+        return akt_out_of_memory(err, "readout kernels");
+    int status = convex_source_kernel(c->used, c->spec, train->x, P, train->x, P, D, K, err);
+    if (status == AKT_OK)
+        status = convex_source_kernel(c->used, c->spec, query, M, train->x, P, D, K_cross, err);
+    free(query);
+    return status;
+}
+
+static void convex_kept_free(void *kept)
+{
+    akt_convex_free(kept);
+    free(kept);
+}
+
+/* A copy of the source's atoms (the readout of this solve still reads the original). */
+static void *convex_keep(void *state, size_t replica, double *gib)
+{
+    (void)replica;
+    const akt_convex_solution *source = &((convex_state *)state)->source;
+    akt_convex_solution *kept = malloc(sizeof *kept);
+    if (!kept)
+        return NULL;
+    *kept = *source;
+    kept->U = kept->c = NULL;
+    size_t K = source->K, D = source->D;
+    if (K > 0) {
+        kept->U = malloc(K * D * sizeof *kept->U);
+        kept->c = malloc(K * sizeof *kept->c);
+        if (!kept->U || !kept->c) {
+            convex_kept_free(kept);
+            return NULL;
+        }
+        memcpy(kept->U, source->U, K * D * sizeof *kept->U);
+        memcpy(kept->c, source->c, K * sizeof *kept->c);
+    }
+    *gib = (double)K * (double)(D + 1) * sizeof(double) / AKT_BYTES_PER_GIB;
+    return kept;
+}
+
+/* The readout regime only reads the source's atoms, so a kept one serves as it is. */
+static int convex_restore(void *state, size_t replica, const void *kept, akt_error *err)
+{
+    (void)replica;
+    (void)err;
+    ((convex_state *)state)->used = kept;
+    return AKT_OK;
+}
+
+/* The phase whose t -> infinity limit decides whether the convex method applies. */
+static bool convex_serves(const akt_spec *spec, akt_regime regime)
+{
+    if (!akt_activation_positively_homogeneous(spec->network.activation))
+        return false;
+    switch (regime) {
+    case AKT_REGIME_SOURCE:
+    case AKT_REGIME_READOUT:
+        return spec->source.time == AKT_TIME_CONVERGE && spec->source.weight_decay > 0;
+    case AKT_REGIME_SCRATCH:
+        return spec->target.time == AKT_TIME_CONVERGE && spec->target.weight_decay > 0;
+    default:
+        return false;
+    }
+}
+
+static int convex_applies(const akt_spec *spec, akt_regime regime, akt_error *err)
+{
+    if (convex_serves(spec, regime))
+        return AKT_OK;
+    return akt_error_set(err, AKT_ERR_INPUT,
+                         "solver.method: regime %s: method convex serves relu or linear "
+                         "networks with weight_decay > 0 at time converge (source, scratch, "
+                         "readout on a converged source)", akt_regime_name(regime));
+}
+
+static const char *convex_no_trajectory(const akt_spec *spec, akt_regime regime)
+{
+    (void)spec;
+    (void)regime;
+    return ", which solves the t -> infinity limit directly (no time steps)";
+}
+
+/* Bounded like a population of solver.neurons (the oracle's starts and atoms are far fewer). */
+static double convex_memory_gib(const akt_spec *spec, const akt_data *data)
+{
+    return akt_method_population.memory_gib(spec, data);
+}
+
+/* Its atoms: at most P1 + 1 of D + 1 doubles (the representer bound of THEORY.md section 4,
+ * with one to spare). */
+static double convex_source_state_gib(const akt_spec *spec, const akt_data *data)
+{
+    method_sizes s = method_sizes_of(spec, data);
+    return (s.P1 + 1.0) * (s.D + 1.0) * sizeof(double) / AKT_BYTES_PER_GIB;
+}
+
+const akt_method_type akt_method_convex = {
+    .name = "convex",
+    .flags = AKT_METHOD_ADAPTIVE_KERNELS | AKT_METHOD_CACHEABLE_SOURCE,
+    .applies = convex_applies,
+    .preferred = convex_serves,
+    .memory_gib = convex_memory_gib,
+    .no_trajectory = convex_no_trajectory,
+    .alloc = convex_alloc,
+    .free = convex_free,
+    .source = convex_source,
+    .scratch = convex_scratch,
+    .readout_kernel = convex_readout_kernel,
+    .source_keys = method_source_keys,
+    .keep_source = convex_keep,
+    .restore_source = convex_restore,
+    .free_kept = convex_kept_free,
+    .source_state_gib = convex_source_state_gib,
+};

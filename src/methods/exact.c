@@ -1,0 +1,583 @@
+/* exact.c: method exact, linear networks solved without sampling.
+ *
+ * A linear network's infinite-width limit closes on second moments (THEORY.md section 4): the
+ * moment closure serves every regime at any finite time (akt_moments_*), and the adaptive-ridge
+ * fixed point (akt_linear_fixed_point) the source and scratch phases at time converge. The
+ * source state the readout and joint regimes start from is the moment matrix, or the fixed
+ * point's weights. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "akt/exact.h"
+#include "core/util.h"
+#include "methods/common.h"
+
+
+/* The source state the readout and joint regimes start from: moments for a finite source time,
+ * the adaptive-ridge fixed point for time converge. */
+typedef struct {
+    akt_moments *moments;
+    double *beta;
+} exact_source;
+
+static void linear_predict(const double *beta, const double *X, size_t rows, size_t dim, double *f)
+{
+    double scale = 1.0 / sqrt((double)dim);
+    for (size_t i = 0; i < rows; i++) {
+        double dot = 0.0;
+        for (size_t j = 0; j < dim; j++)
+            dot += X[i * dim + j] * beta[j];
+        f[i] = dot * scale;
+    }
+}
+
+/* Phi_s(x, x') = gamma |beta| (u.x)(u.x')/D, u = beta/|beta| (THEORY.md section 4): every
+ * neuron ends on the ray of beta, balanced. rows_a x rows_b into out. */
+static void rank_one_kernel(const double *beta, double gamma, const double *A, size_t rows_a,
+                            const double *B, size_t rows_b, size_t dim, double *projection_a,
+                            double *projection_b, double *out)
+{
+    linear_predict(beta, A, rows_a, dim, projection_a); /* beta.x/sqrt(D) = |beta| u.x/sqrt(D) */
+    linear_predict(beta, B, rows_b, dim, projection_b);
+    double norm = 0.0;
+    for (size_t j = 0; j < dim; j++)
+        norm += beta[j] * beta[j];
+    norm = sqrt(norm);
+    /* (u.x)(u.x')/D = (beta.x/sqrt(D))(beta.x'/sqrt(D)) / |beta|^2 */
+    double scale = norm > 0 ? gamma * norm / (norm * norm) : 0.0;
+    for (size_t i = 0; i < rows_a; i++)
+        for (size_t k = 0; k < rows_b; k++)
+            out[i * rows_b + k] = scale * projection_a[i] * projection_b[k];
+}
+
+/* Runs one moment flow from m's current state and writes predictions on the query rows. */
+static int exact_flow_once(akt_moments *m, const akt_split *train, const double *query, size_t q,
+                           double gamma, double lambda, double delta, double time,
+                           double step_tolerance, const akt_spec *spec, double *f, long *steps,
+                           double *residual, akt_error *err)
+{
+    long taken = 0;
+    int status = akt_moments_flow(m, train->x, train->y, train->rows, gamma, lambda, delta, time,
+                                  step_tolerance, spec->solver.tolerance, spec->solver.max_time,
+                                  &taken, residual, err);
+    *steps += taken;
+    if (status == AKT_OK)
+        akt_moments_predict(m, query, q, gamma, f);
+    return status;
+}
+
+/* Largest |a - b| relative to the root mean square of b: the size of the integrator's error in
+ * the units the losses are read in. */
+static double relative_difference(const double *a, const double *b, size_t n)
+{
+    double worst = 0.0, square = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        worst = fmax(worst, fabs(a[i] - b[i]));
+        square += b[i] * b[i];
+    }
+    double scale = sqrt(square / (double)(n ? n : 1));
+    return scale > 0 ? worst / scale : worst;
+}
+
+/* ---- what the observer wants of the exact method: trajectories and kernels ---- */
+
+/* A moment-closure phase's loss trajectory: rows at the clock's times through the closure's
+ * observer, plus t = 0 and the end (replica 0: nothing is sampled). */
+typedef struct {
+    const akt_observer *observer;
+    akt_regime regime;
+    const akt_split *train, *test;
+    const double *query;     /* [train; test], q rows */
+    size_t q;
+    double gamma;
+    double *f;
+    akt_trajectory_clock clock;
+    double recorded, last;   /* times of the last row and of the last step */
+} moments_recorder;
+
+static int moments_row(moments_recorder *r, const akt_moments *m, double t, akt_error *err)
+{
+    /* The same product on the same rows as exact_flow_once, so a row at the end of the phase
+     * equals the reported losses to the last bit. */
+    akt_moments_predict(m, r->query, r->q, r->gamma, r->f);
+    r->recorded = t;
+    return method_add_losses(r->observer, r->regime, 0, t,
+                                  akt_mean_squared_error(r->f, r->train->y, r->train->rows),
+                                  akt_mean_squared_error(r->f + r->train->rows, r->test->y,
+                                                         r->test->rows), err);
+}
+
+static int observe_moments(void *context, double t, const akt_moments *m, akt_error *err)
+{
+    moments_recorder *r = context;
+    r->last = t;
+    return akt_trajectory_clock_due(&r->clock, t) ? moments_row(r, m, t, err) : AKT_OK;
+}
+
+/* The row at t = 0 and the observer on (no observer: nothing to record). */
+static int moments_record_begin(moments_recorder *r, akt_moments *m, double time,
+                                const akt_spec *spec, akt_error *err)
+{
+    if (!method_wants_trajectory(r->observer, r->regime))
+        return AKT_OK;
+    if (!(r->f = malloc((r->q ? r->q : 1) * sizeof *r->f)))
+        return akt_out_of_memory(err, "the trajectory");
+    akt_trajectory_clock_start(&r->clock, time == AKT_TIME_CONVERGE ? spec->solver.max_time : time);
+    r->last = 0.0;
+    akt_moments_set_observer(m, observe_moments, r);
+    return moments_row(r, m, 0.0, err);
+}
+
+/* The observer off and, unless the observer took the end, the final row from the reported
+ * losses. */
+static int moments_record_end(moments_recorder *r, akt_moments *m, const akt_result *result,
+                              int status, akt_error *err)
+{
+    akt_moments_set_observer(m, NULL, NULL);
+    if (status == AKT_OK && r->f && r->recorded < r->last)
+        status = method_add_losses(r->observer, r->regime, 0, r->last, result->train_loss,
+                                        result->test_loss, err);
+    free(r->f);
+    r->f = NULL;
+    return status;
+}
+
+/* Hands a linear network's kernels on the regime's kernel points to the outputs: Phi =
+ * x'<ww'>x'/D from the moments, or gamma |beta| (u.x)(u.x')/D at the fixed point (THEORY.md
+ * section 4); G = <z^2 phi'(h) phi'(h')> = <z^2> everywhere (phi' = 1): the moments' <z z>, or
+ * at the balanced fixed point (|z| = |w| per neuron) <|w|^2> = trace <ww'> = gamma |beta|. */
+static int exact_kernels(const akt_observer *observer, akt_regime regime, const akt_moments *m,
+                         const double *beta, double gamma, const akt_data *data, akt_error *err)
+{
+    if (!method_wants_kernels(observer, regime))
+        return AKT_OK;
+    bool splits[AKT_POINTS_COUNT];
+    size_t M;
+    size_t dim = data->dim;
+    double *X = method_kernel_points(observer, data, regime, splits, &M, err);
+    if (!X)
+        return err->status;
+    size_t n = M ? M : 1;
+    double *Phi = malloc(n * n * sizeof *Phi), *G = malloc(n * n * sizeof *G);
+    double *projection_a = malloc(n * sizeof *projection_a);
+    double *projection_b = malloc(n * sizeof *projection_b);
+    int status = AKT_OK;
+    if (!Phi || !G || !projection_a || !projection_b) {
+        status = akt_out_of_memory(err, "the kernels");
+    } else {
+        double z_square = 0.0;
+        if (m) {
+            akt_moments_kernel(m, X, M, X, M, Phi);
+            z_square = akt_moments_matrix(m)[0];
+        } else {
+            rank_one_kernel(beta, gamma, X, M, X, M, dim, projection_a, projection_b, Phi);
+            z_square = gamma * cblas_dnrm2((int)dim, beta, 1);
+        }
+        for (size_t i = 0; i < M * M; i++)
+            G[i] = z_square;
+        status = method_add_kernels(observer, regime, Phi, G, err);
+    }
+    free(X);
+    free(Phi);
+    free(G);
+    free(projection_a);
+    free(projection_b);
+    return status;
+}
+
+/* One linear-network phase from the moment state m on (train), evaluated on [train; test].
+ * For a finite time the phase runs twice, at step_tolerance and 16 times tighter, from the same
+ * start; the finer run is reported and the relative difference of the two runs' predictions is
+ * the integrator's error estimate (an upper bound for the finer run's error, since the 8th-order
+ * pair's error falls with the tolerance). For time converge the residual is the fixed-point
+ * residual. */
+static int exact_flow_phase(akt_moments *m, const akt_split *train, const akt_split *test,
+                            size_t dim, double gamma, double lambda, double delta, double time,
+                            const akt_spec *spec, const akt_observer *observer, akt_regime regime,
+                            akt_result *result, akt_error *err)
+{
+    size_t q = train->rows + test->rows, n = akt_moments_size(m);
+    double *query = method_stack_rows(train, test, dim);
+    double *f = malloc(q * sizeof *f);
+    double *f_coarse = malloc(q * sizeof *f_coarse);
+    double *start = malloc(n * n * sizeof *start);
+    int status = AKT_OK;
+    if (!query || !f || !f_coarse || !start) {
+        status = akt_out_of_memory(err, "predictions");
+        goto done;
+    }
+    memcpy(start, akt_moments_matrix(m), n * n * sizeof *start);
+    double residual = NAN, tolerance = spec->solver.step_tolerance;
+    if (time != AKT_TIME_CONVERGE) {
+        status = exact_flow_once(m, train, query, q, gamma, lambda, delta, time, tolerance, spec,
+                                 f_coarse, &result->iterations, &residual, err);
+        if (status == AKT_OK)
+            status = akt_moments_set(m, start, n, err);
+        tolerance /= 16.0;
+    }
+    /* The trajectory follows the reported (finer) run. */
+    moments_recorder recorder = {observer, regime, train, test, query, q, gamma, NULL,
+                                 {0.0, 0.0}, -1.0, 0.0};
+    if (status == AKT_OK)
+        status = moments_record_begin(&recorder, m, time, spec, err);
+    if (status == AKT_OK)
+        status = exact_flow_once(m, train, query, q, gamma, lambda, delta, time, tolerance, spec,
+                                 f, &result->iterations, &residual, err);
+    result->residual = time == AKT_TIME_CONVERGE ? residual : relative_difference(f_coarse, f, q);
+    if (status == AKT_OK) {
+        method_set_losses(result, f, train, test);
+        result->converged = true;
+    }
+    status = moments_record_end(&recorder, m, result, status, err);
+done:
+    free(query);
+    free(f);
+    free(f_coarse);
+    free(start);
+    return status;
+}
+
+/* A linear network phase at t -> infinity: the adaptive-ridge fixed point (closed form). */
+static int exact_fixed_point_phase(const akt_split *train, const akt_split *test, size_t dim,
+                                   double gamma, double lambda, double *beta, akt_result *result,
+                                   akt_error *err)
+{
+    double kappa = 0.0;
+    int status = akt_linear_fixed_point(train->x, train->y, train->rows, dim, gamma, lambda, beta,
+                                        &kappa, err);
+    if (status != AKT_OK)
+        return status;
+    double *f = malloc((train->rows + test->rows) * sizeof *f);
+    if (!f)
+        return akt_out_of_memory(err, "predictions");
+    linear_predict(beta, train->x, train->rows, dim, f);
+    linear_predict(beta, test->x, test->rows, dim, f + train->rows);
+    method_set_losses(result, f, train, test);
+    result->converged = true;
+    free(f);
+    return AKT_OK;
+}
+
+static int exact_source_phase(const akt_spec *spec, const akt_data *data, exact_source *state,
+                              const akt_observer *observer, akt_result *result, akt_error *err)
+{
+    if (spec->source.time == AKT_TIME_CONVERGE) {
+        state->beta = calloc(data->dim, sizeof *state->beta);
+        if (!state->beta)
+            return akt_out_of_memory(err, "source fixed point");
+        return exact_fixed_point_phase(&data->source, &data->source_test, data->dim,
+                                       spec->source.gamma, spec->source.weight_decay, state->beta,
+                                       result, err);
+    }
+    state->moments = akt_moments_alloc(data->dim, err);
+    if (!state->moments)
+        return err->status;
+    akt_moments_set_min_step(state->moments, spec->solver.min_step);
+    akt_moments_init_fresh(state->moments);
+    return exact_flow_phase(state->moments, &data->source, &data->source_test, data->dim,
+                            spec->source.gamma, spec->source.weight_decay, 0.0, spec->source.time,
+                            spec, observer, AKT_REGIME_SOURCE, result, err);
+}
+
+/* A kept exact source: the moment matrix after a finite source time, or the fixed point. */
+typedef struct {
+    size_t n;          /* the moment matrix is n x n (0 with a fixed point) */
+    double *matrix;
+    double *beta;      /* D values, time converge */
+} exact_kept;
+
+static void exact_kept_free(void *kept)
+{
+    exact_kept *k = kept;
+    if (!k)
+        return;
+    free(k->matrix);
+    free(k->beta);
+    free(k);
+}
+
+/* Copies the source state for the cache (the readout and joint regimes consume the original);
+ * NULL when the copy does not fit. The moment flow keeps its matrix exactly symmetric, so
+ * akt_moments_set (which symmetrises) gives it back bit for bit. */
+static exact_kept *exact_keep_copy(const exact_source *state, size_t dim, double *gib)
+{
+    exact_kept *k = calloc(1, sizeof *k);
+    if (!k)
+        return NULL;
+    size_t count = dim;
+    if (state->moments) {
+        k->n = akt_moments_size(state->moments);
+        count = k->n * k->n;
+        k->matrix = malloc(count * sizeof *k->matrix);
+        if (k->matrix)
+            memcpy(k->matrix, akt_moments_matrix(state->moments), count * sizeof *k->matrix);
+    } else {
+        k->beta = malloc(dim * sizeof *k->beta);
+        if (k->beta)
+            memcpy(k->beta, state->beta, dim * sizeof *k->beta);
+    }
+    if (!k->matrix && !k->beta) {
+        exact_kept_free(k);
+        return NULL;
+    }
+    *gib = (double)count * sizeof(double) / (1024.0 * 1024.0 * 1024.0);
+    return k;
+}
+
+/* The source state from a kept one: a fresh copy, since the joint regime consumes it. */
+static int exact_source_restore(const exact_kept *kept, const akt_spec *spec, size_t dim,
+                                exact_source *state, akt_error *err)
+{
+    if (kept->beta) {
+        state->beta = malloc(dim * sizeof *state->beta);
+        if (!state->beta)
+            return akt_out_of_memory(err, "source fixed point");
+        memcpy(state->beta, kept->beta, dim * sizeof *state->beta);
+        return AKT_OK;
+    }
+    state->moments = akt_moments_alloc(dim, err);
+    if (!state->moments)
+        return err->status;
+    akt_moments_set_min_step(state->moments, spec->solver.min_step);
+    return akt_moments_set(state->moments, kept->matrix, kept->n, err);
+}
+
+static int exact_scratch(const akt_spec *spec, const akt_data *data, const akt_observer *observer,
+                         akt_result *result, akt_error *err)
+{
+    if (spec->target.time == AKT_TIME_CONVERGE) {
+        double *beta = calloc(data->dim, sizeof *beta);
+        if (!beta)
+            return akt_out_of_memory(err, "scratch fixed point");
+        int status = exact_fixed_point_phase(&data->target, &data->test, data->dim,
+                                             spec->target.gamma, spec->target.weight_decay, beta,
+                                             result, err);
+        if (status == AKT_OK)
+            status = exact_kernels(observer, AKT_REGIME_SCRATCH, NULL, beta, spec->target.gamma,
+                                   data, err);
+        free(beta);
+        return status;
+    }
+    akt_moments *m = akt_moments_alloc(data->dim, err);
+    if (!m)
+        return err->status;
+    akt_moments_set_min_step(m, spec->solver.min_step);
+    akt_moments_init_fresh(m);
+    int status = exact_flow_phase(m, &data->target, &data->test, data->dim, spec->target.gamma,
+                                  spec->target.weight_decay, 0.0, spec->target.time, spec, observer,
+                                  AKT_REGIME_SCRATCH, result, err);
+    if (status == AKT_OK)
+        status = exact_kernels(observer, AKT_REGIME_SCRATCH, m, NULL, spec->target.gamma, data, err);
+    akt_moments_free(m);
+    return status;
+}
+
+/* The linear network's source kernel: from the moments (finite time) or rank one on the ray of
+ * the fixed point (time converge). */
+static int exact_source_kernel(const void *source, const akt_spec *spec, const double *A,
+                               size_t a, const double *B, size_t b, size_t dim, double *out,
+                               akt_error *err)
+{
+    const exact_source *state = source;
+    if (state->moments) {
+        akt_moments_kernel(state->moments, A, a, B, b, out);
+        return AKT_OK;
+    }
+    double *projection_a = malloc(a * sizeof *projection_a);
+    double *projection_b = malloc(b * sizeof *projection_b);
+    if (!projection_a || !projection_b) {
+        free(projection_a);
+        free(projection_b);
+        return akt_out_of_memory(err, "readout kernels");
+    }
+    rank_one_kernel(state->beta, spec->source.gamma, A, a, B, b, dim, projection_a, projection_b,
+                    out);
+    free(projection_a);
+    free(projection_b);
+    return AKT_OK;
+}
+
+/* Joint regime: the source moments keep learning on the target (THEORY.md section 3). The
+ * source state is consumed (it becomes the target state). */
+static int exact_joint(const akt_spec *spec, const akt_data *data, exact_source *state,
+                       const akt_observer *observer, akt_result *result, akt_error *err)
+{
+    if (!state->moments) /* spec validation refuses joint after a converged source */
+        return akt_error_set(err, AKT_ERR_INPUT,
+                             "target.regimes: joint needs a numeric source.time");
+    akt_moments_start_target(state->moments, spec->target.readout_init);
+    int status = exact_flow_phase(state->moments, &data->target, &data->test, data->dim,
+                                  spec->target.gamma, spec->target.weight_decay,
+                                  spec->target.elastic, spec->target.time, spec, observer,
+                                  AKT_REGIME_JOINT, result, err);
+    if (status == AKT_OK)
+        status = exact_kernels(observer, AKT_REGIME_JOINT, state->moments, NULL, spec->target.gamma,
+                               data, err);
+    return status;
+}
+
+
+/* ---- the method type ------------------------------------------------------------------------- */
+
+typedef struct {
+    const akt_spec *spec;
+    const akt_data *data;
+    const akt_observer *observer;
+    exact_source source;
+} exact_state;
+
+static void exact_source_clear(exact_source *source)
+{
+    akt_moments_free(source->moments);
+    free(source->beta);
+    source->moments = NULL;
+    source->beta = NULL;
+}
+
+static void *exact_alloc(const akt_method_problem *problem, akt_error *err)
+{
+    exact_state *state = calloc(1, sizeof *state);
+    if (!state) {
+        akt_out_of_memory(err, "the exact solver");
+        return NULL;
+    }
+    state->spec = problem->spec;
+    state->data = problem->data;
+    state->observer = problem->observer;
+    return state;
+}
+
+static void exact_free(void *state)
+{
+    exact_state *e = state;
+    exact_source_clear(&e->source);
+    free(e);
+}
+
+static int exact_source_op(void *state, size_t replica, akt_result *result, akt_error *err)
+{
+    (void)replica;
+    exact_state *e = state;
+    exact_source_clear(&e->source);
+    int status = exact_source_phase(e->spec, e->data, &e->source, e->observer, result, err);
+    if (status == AKT_OK)
+        status = exact_kernels(e->observer, AKT_REGIME_SOURCE, e->source.moments, e->source.beta,
+                               e->spec->source.gamma, e->data, err);
+    return status;
+}
+
+static int exact_scratch_op(void *state, size_t replica, akt_result *result, akt_error *err)
+{
+    (void)replica;
+    exact_state *e = state;
+    return exact_scratch(e->spec, e->data, e->observer, result, err);
+}
+
+static int exact_readout_kernel(void *state, size_t replica, double *K, double *K_cross,
+                                akt_error *err)
+{
+    (void)replica;
+    exact_state *e = state;
+    const akt_split *train = &e->data->target, *test = &e->data->test;
+    size_t P = train->rows, M = train->rows + test->rows, D = e->data->dim;
+    double *query = method_stack_rows(train, test, D);
+    if (!query)
+        return akt_out_of_memory(err, "readout kernels");
+    int status = exact_source_kernel(&e->source, e->spec, train->x, P, train->x, P, D, K, err);
+    if (status == AKT_OK)
+        status = exact_source_kernel(&e->source, e->spec, query, M, train->x, P, D, K_cross, err);
+    free(query);
+    return status;
+}
+
+static int exact_joint_op(void *state, size_t replica, akt_result *result, akt_error *err)
+{
+    (void)replica;
+    exact_state *e = state;
+    return exact_joint(e->spec, e->data, &e->source, e->observer, result, err);
+}
+
+static void *exact_keep(void *state, size_t replica, double *gib)
+{
+    (void)replica;
+    exact_state *e = state;
+    return exact_keep_copy(&e->source, e->data->dim, gib);
+}
+
+static int exact_restore(void *state, size_t replica, const void *kept, akt_error *err)
+{
+    (void)replica;
+    exact_state *e = state;
+    exact_source_clear(&e->source);
+    return exact_source_restore(kept, e->spec, e->data->dim, &e->source, err);
+}
+
+static int exact_applies(const akt_spec *spec, akt_regime regime, akt_error *err)
+{
+    if (spec->network.activation != AKT_ACTIVATION_LINEAR)
+        return akt_error_set(err, AKT_ERR_INPUT,
+                             "solver.method: regime %s: method exact serves linear activation "
+                             "only; %s networks are served by method population (or lazy for "
+                             "the gamma -> 0 limit)", akt_regime_name(regime),
+                             akt_activation_name(spec->network.activation));
+    return method_refuse_converge_without_decay(spec, regime, err);
+}
+
+static bool exact_preferred(const akt_spec *spec, akt_regime regime)
+{
+    (void)regime;
+    return spec->network.activation == AKT_ACTIVATION_LINEAR;
+}
+
+static const char *exact_no_trajectory(const akt_spec *spec, akt_regime regime)
+{
+    if (regime == AKT_REGIME_JOINT || method_phase_time(spec, regime) != AKT_TIME_CONVERGE)
+        return NULL;
+    return " at time converge, a closed-form fixed point (no time steps)";
+}
+
+/* GSL's rk8pd stepper keeps 13 stage and error vectors of the state's size; the moment
+ * solver adds the state, a copy of the start (to run a phase twice) and the derivative. */
+#define EXACT_STATE_COPIES 16.0
+
+/* The (1 + 2D)^2 moment state with the stepper's copies, the D x D Gram of the closed-form
+ * fixed point (and its factorisation), and the readout kernels P x P, M x P. */
+static double exact_memory_gib(const akt_spec *spec, const akt_data *data)
+{
+    method_sizes s = method_sizes_of(spec, data);
+    double P = fmax(s.P1, s.P2), M = s.P1 + s.P2 + s.test + s.source_test;
+    double n = 1.0 + 2.0 * s.D;
+    double doubles = EXACT_STATE_COPIES * n * n + 3.0 * s.D * s.D + P * P + M * P;
+    return doubles * sizeof(double) / AKT_BYTES_PER_GIB;
+}
+
+/* The (1 + D)^2 moment matrix, or D doubles of the fixed point at time converge. */
+static double exact_source_state_gib(const akt_spec *spec, const akt_data *data)
+{
+    method_sizes s = method_sizes_of(spec, data);
+    double doubles = spec->source.time == AKT_TIME_CONVERGE ? s.D : (1.0 + s.D) * (1.0 + s.D);
+    return doubles * sizeof(double) / AKT_BYTES_PER_GIB;
+}
+
+const akt_method_type akt_method_exact = {
+    .name = "exact",
+    .flags = AKT_METHOD_ADAPTIVE_KERNELS | AKT_METHOD_CACHEABLE_SOURCE,
+    .applies = exact_applies,
+    .preferred = exact_preferred,
+    .memory_gib = exact_memory_gib,
+    .no_trajectory = exact_no_trajectory,
+    .alloc = exact_alloc,
+    .free = exact_free,
+    .source = exact_source_op,
+    .scratch = exact_scratch_op,
+    .readout_kernel = exact_readout_kernel,
+    .joint = exact_joint_op,
+    .source_keys = method_source_keys,
+    .keep_source = exact_keep,
+    .restore_source = exact_restore,
+    .free_kept = exact_kept_free,
+    .source_state_gib = exact_source_state_gib,
+};

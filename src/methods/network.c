@@ -1,0 +1,246 @@
+/* network.c: method network, finite-width networks trained by the same protocol as the theory.
+ *
+ * One network of the settings' width per solve (akt_network_settings; seeds are separate
+ * solves, so akt compare sees each seed's losses): the source network trained from its stream,
+ * then a fresh network for scratch, the readout refitted in closed form on the source network's
+ * features, and the source network trained on for joint (with elastic pull toward its source
+ * weights). Every phase needs a numeric time (DESIGN.md, Decisions: Finite-width networks). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "akt/finite.h"
+#include "core/util.h"
+#include "methods/common.h"
+
+typedef struct {
+    const akt_spec *spec;
+    const akt_data *data;
+    akt_network_settings settings;
+    akt_finite_stepping stepping;
+    akt_network *source, *work;
+} network_state;
+
+/* Initial-network outputs on train and test (network.center): the offsets subtracted from the
+ * outputs in the source and scratch phases. NULL offsets when centring is off. */
+static int centre_offsets(const network_state *n, const akt_network *net, double gamma,
+                          const akt_split *train, const akt_split *test, double **offset_train,
+                          double **offset_test, akt_error *err)
+{
+    *offset_train = *offset_test = NULL;
+    if (!n->spec->network.center)
+        return AKT_OK;
+    *offset_train = malloc((train->rows + 1) * sizeof **offset_train);
+    *offset_test = malloc((test->rows + 1) * sizeof **offset_test);
+    if (!*offset_train || !*offset_test)
+        return akt_out_of_memory(err, "the centring offsets");
+    int status = akt_network_predict(net, train->x, train->rows, gamma, *offset_train, err);
+    if (!status)
+        status = akt_network_predict(net, test->x, test->rows, gamma, *offset_test, err);
+    return status;
+}
+
+/* Trains net on the split for time T and fills the result's losses and step count. */
+static int train_and_score(const network_state *n, akt_network *net,
+                           const akt_finite_problem *pb, double T, const akt_split *train,
+                           const akt_split *test, const double *offset_test, akt_result *result,
+                           akt_error *err)
+{
+    akt_finite_trace trace;
+    int status = akt_network_train(net, pb, T, &n->stepping, &trace, err);
+    result->iterations = trace.steps;
+    if (status)
+        return status;
+    double *f = malloc((train->rows + 1) * sizeof *f);
+    if (!f)
+        return akt_out_of_memory(err, "the training predictions");
+    status = akt_network_predict(net, train->x, train->rows, pb->gamma, f, err);
+    if (!status) {
+        if (pb->offset)
+            for (size_t i = 0; i < train->rows; i++)
+                f[i] -= pb->offset[i];
+        result->train_loss = akt_mean_squared_error(f, train->y, train->rows);
+        status = akt_network_test_loss(net, pb->gamma, test->x, test->y, offset_test,
+                                       test->rows, &result->test_loss, err);
+    }
+    free(f);
+    /* Outputs can be finite while their squares overflow (e.g. gamma 1e-200 scales f by
+     * 1/(gamma N)): a loss of Inf must not pass as a result. An absent test split (csv without
+     * source_test) leaves NAN on purpose. */
+    if (!status && (!isfinite(result->train_loss) ||
+                    (test->rows > 0 && !isfinite(result->test_loss))))
+        status = akt_error_set(err, AKT_ERR_NUMERIC, "non-finite %s loss at t = %g (gamma %g): the "
+                               "outputs overflow", isfinite(result->train_loss) ? "test" : "training",
+                               T, pb->gamma);
+    if (!status)
+        result->converged = true;
+    return status;
+}
+
+/* Source phase (leaves the trained source network in net) and the scratch regime: a fresh
+ * network trained on a split, with the optional centring. */
+static int fresh_phase(const network_state *n, akt_network *net, unsigned purpose,
+                       double gamma, double lambda, double T, const akt_split *train,
+                       const akt_split *test, akt_result *result, akt_error *err)
+{
+    int status = akt_network_init(net, akt_finite_stream_seed(n->spec->seed,
+                                  (unsigned long)n->settings.seed_index, purpose), err);
+    double *offset_train = NULL, *offset_test = NULL;
+    if (!status)
+        status = centre_offsets(n, net, gamma, train, test, &offset_train, &offset_test, err);
+    if (!status) {
+        akt_finite_problem pb = {.X = train->x, .y = train->y, .P = train->rows, .gamma = gamma,
+                                 .lambda = lambda, .train_hidden = true, .offset = offset_train};
+        status = train_and_score(n, net, &pb, T, train, test, offset_test, result, err);
+    }
+    free(offset_train);
+    free(offset_test);
+    return status;
+}
+
+/* Errors need no prefix here: the solve layer names the regime, and akt train / compare the
+ * width and the seed. */
+static int network_status(const network_state *n, int status, akt_error *err)
+{
+    (void)n;
+    (void)err;
+    return status;
+}
+
+static int network_source(void *state, size_t replica, akt_result *result, akt_error *err)
+{
+    (void)replica;
+    network_state *n = state;
+    const akt_spec *spec = n->spec;
+    int status = fresh_phase(n, n->source, AKT_FINITE_STREAM_SOURCE, spec->source.gamma,
+                             spec->source.weight_decay, spec->source.time, &n->data->source,
+                             &n->data->source_test, result, err);
+    return network_status(n, status, err);
+}
+
+static int network_scratch(void *state, size_t replica, akt_result *result, akt_error *err)
+{
+    (void)replica;
+    network_state *n = state;
+    const akt_spec *spec = n->spec;
+    int status = fresh_phase(n, n->work, AKT_FINITE_STREAM_SCRATCH, spec->target.gamma,
+                             spec->target.weight_decay, spec->target.time, &n->data->target,
+                             &n->data->test, result, err);
+    return network_status(n, status, err);
+}
+
+/* The source network's empirical kernel: train rows, then test rows (two products, as the
+ * trained network's features on each split). */
+static int network_readout_kernel(void *state, size_t replica, double *K, double *K_cross,
+                                  akt_error *err)
+{
+    (void)replica;
+    network_state *n = state;
+    const akt_split *train = &n->data->target, *test = &n->data->test;
+    size_t P = train->rows;
+    int status = akt_network_kernel(n->source, train->x, P, train->x, P, K, err);
+    if (!status)
+        memcpy(K_cross, K, P * P * sizeof *K);
+    if (!status && test->rows)
+        status = akt_network_kernel(n->source, test->x, test->rows, train->x, P, K_cross + P * P,
+                                    err);
+    return network_status(n, status, err);
+}
+
+static int network_joint(void *state, size_t replica, akt_result *result, akt_error *err)
+{
+    (void)replica;
+    network_state *n = state;
+    const akt_spec *spec = n->spec;
+    akt_network *net = n->work;
+    int status = AKT_OK;
+    akt_network_copy(net, n->source);
+    akt_network_set_anchor(net);
+    if (spec->target.readout_init == AKT_READOUT_ZERO)
+        memset(net->z, 0, net->width * sizeof *net->z);
+    else if (spec->target.readout_init == AKT_READOUT_RANDOM)
+        status = akt_network_init_readout(net, akt_finite_stream_seed(spec->seed,
+                                          (unsigned long)n->settings.seed_index,
+                                          AKT_FINITE_STREAM_READOUT), err);
+    if (!status) {
+        const akt_split *train = &n->data->target;
+        akt_finite_problem pb = {.X = train->x, .y = train->y, .P = train->rows,
+                                 .gamma = spec->target.gamma,
+                                 .lambda = spec->target.weight_decay,
+                                 .delta = spec->target.elastic, .train_hidden = true};
+        status = train_and_score(n, net, &pb, spec->target.time, train, &n->data->test, NULL,
+                                 result, err);
+    }
+    return network_status(n, status, err);
+}
+
+static void network_free(void *state)
+{
+    network_state *n = state;
+    if (!n)
+        return;
+    akt_network_free(n->source);
+    akt_network_free(n->work);
+    free(n);
+}
+
+static void *network_alloc(const akt_method_problem *problem, akt_error *err)
+{
+    const akt_network_settings *settings = problem->settings;
+    const akt_data *data = problem->data;
+    if (!settings || settings->width <= 0) {
+        akt_error_set(err, AKT_ERR_INPUT, "finite network: width must be positive (got %ld)",
+                      settings ? settings->width : 0L);
+        return NULL;
+    }
+    if (data->dim == 0 || data->source.rows == 0 || data->target.rows == 0) {
+        akt_error_set(err, AKT_ERR_INPUT, "finite network: empty data (D %zu, source %zu, "
+                      "target %zu points)", data->dim, data->source.rows, data->target.rows);
+        return NULL;
+    }
+    network_state *n = calloc(1, sizeof *n);
+    if (!n) {
+        akt_out_of_memory(err, "the network");
+        return NULL;
+    }
+    n->spec = problem->spec;
+    n->data = data;
+    n->settings = *settings;
+    n->stepping.dt = settings->dt;
+    n->stepping.stability = settings->stability;
+    n->stepping.min_step = n->spec->solver.min_step;
+    akt_activation activation = n->spec->network.activation;
+    n->source = akt_network_alloc((size_t)settings->width, data->dim, activation, err);
+    n->work = n->source ? akt_network_alloc((size_t)settings->width, data->dim, activation, err)
+                        : NULL;
+    if (!n->work) {
+        network_free(n);
+        return NULL;
+    }
+    return n;
+}
+
+/* Finite-width networks follow the flow for a time: every phase they run needs a number. */
+static int network_applies(const akt_spec *spec, akt_regime regime, akt_error *err)
+{
+    if (spec->source.time == AKT_TIME_CONVERGE || !(spec->source.time > 0.0))
+        return akt_error_set(err, AKT_ERR_INPUT, "source.time: finite-width networks need a "
+                             "numeric time, not converge (give a time, e.g. source.time: 100)");
+    if ((regime == AKT_REGIME_SCRATCH || regime == AKT_REGIME_JOINT) &&
+        (spec->target.time == AKT_TIME_CONVERGE || !(spec->target.time > 0.0)))
+        return akt_error_set(err, AKT_ERR_INPUT, "target.time: finite-width networks need a "
+                             "numeric time, not converge (give a time, e.g. target.time: 100)");
+    return AKT_OK;
+}
+
+const akt_method_type akt_method_network = {
+    .name = "network",
+    .flags = 0,
+    .applies = network_applies,
+    .alloc = network_alloc,
+    .free = network_free,
+    .source = network_source,
+    .scratch = network_scratch,
+    .readout_kernel = network_readout_kernel,
+    .joint = network_joint,
+};

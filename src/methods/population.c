@@ -1,0 +1,373 @@
+/* population.c: method population, sampled neurons of the single-site law (THEORY.md 2, 3).
+ *
+ * Each replica is an independent population of solver.neurons neurons (numerics/population.c)
+ * drawn from its own streams, so the replicas' spread is the Monte-Carlo error. Per replica the
+ * solve layer runs the source phase, then scratch, readout and joint on the same population:
+ * the joint regime starts from the replica's own source state and ends with the perturbation
+ * test of THEORY.md section 4 (its stable flag). Trajectories and kernels reach the observer
+ * from the integrator's step hook. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "akt/population.h"
+#include "core/util.h"
+#include "methods/common.h"
+
+/* Population estimate without data (coarse O(S (P + M))): the per-neuron vectors of
+ * akt_population_memory_gib add up to about M + 26 P doubles for P = max(P1, P2). */
+#define POPULATION_DOUBLES_PER_POINT 26.0
+
+/* The stability test runs for min(T2, 10) more (10 for time converge): long enough for an
+ * O(1)-rate instability to amplify a kick by e^10, short beside the phase. */
+#define STABILITY_TIME 10.0
+
+typedef struct {
+    const akt_spec *spec;
+    const akt_data *data;
+    const akt_observer *observer;
+    akt_population *pop;
+    size_t sampled;                  /* the replica the population was drawn for */
+    double *f;                       /* predictions on the largest point set */
+    /* trajectory recording of the phase that runs */
+    akt_regime regime;
+    size_t replica;
+    akt_points train, test;
+    akt_trajectory_clock clock;
+    bool recording;
+    double recorded;                 /* time of the phase's last row */
+    double horizon;
+} population_state;
+
+static akt_population_phase make_phase(const akt_spec *spec, double gamma, double weight_decay,
+                                       double elastic, double time)
+{
+    akt_population_phase phase = {gamma, weight_decay, elastic, time,
+                                  spec->solver.step_tolerance, spec->solver.tolerance,
+                                  spec->solver.max_time, spec->solver.min_step};
+    return phase;
+}
+
+static akt_population_phase target_phase(const akt_spec *spec)
+{
+    return make_phase(spec, spec->target.gamma, spec->target.weight_decay, spec->target.elastic,
+                      spec->target.time);
+}
+
+/* Losses of the current state: train on the training set, test on the test set. */
+static int state_losses(population_state *p, akt_points train, akt_points test,
+                        double *train_loss, double *test_loss, akt_error *err)
+{
+    const akt_split *train_split = method_split(p->data, train);
+    const akt_split *test_split = method_split(p->data, test);
+    int status = akt_population_predict(p->pop, train, p->f, err);
+    if (status != AKT_OK)
+        return status;
+    *train_loss = akt_mean_squared_error(p->f, train_split->y, train_split->rows);
+    if ((status = akt_population_predict(p->pop, test, p->f, err)) != AKT_OK)
+        return status;
+    *test_loss = akt_mean_squared_error(p->f, test_split->y, test_split->rows);
+    return AKT_OK;
+}
+
+/* ---- what the observer sees: progress, loss trajectories and kernels ------------------------- */
+
+static int record_row(population_state *p, double t, akt_error *err)
+{
+    double train, test;
+    int status = state_losses(p, p->train, p->test, &train, &test, err);
+    if (status == AKT_OK)
+        status = method_add_losses(p->observer, p->regime, p->replica, t, train, test, err);
+    p->recorded = t;
+    return status;
+}
+
+static int observe_step(void *context, double t, akt_population *pop, akt_error *err)
+{
+    (void)pop;
+    population_state *p = context;
+    int status = method_step(p->observer, p->regime, p->replica, t, p->horizon, 0, err);
+    if (status == AKT_OK && p->recording && akt_trajectory_clock_due(&p->clock, t))
+        status = record_row(p, t, err);
+    return status;
+}
+
+/* Before a phase run (its start state in place): the row at t = 0 and the step hook on. A
+ * target start takes the phase's parameters first, so that its output is read with its gamma. */
+static int record_begin(population_state *p, akt_regime regime, size_t replica,
+                        const akt_population_phase *phase, akt_error *err)
+{
+    bool source = regime == AKT_REGIME_SOURCE;
+    p->regime = regime;
+    p->replica = replica;
+    p->train = source ? AKT_POINTS_SOURCE_TRAIN : AKT_POINTS_TARGET_TRAIN;
+    p->test = source ? AKT_POINTS_SOURCE_TEST : AKT_POINTS_TEST;
+    p->horizon = phase->time == AKT_TIME_CONVERGE ? phase->max_time : phase->time;
+    p->recording = method_wants_trajectory(p->observer, regime);
+    p->recorded = 0.0;
+    if (p->observer)
+        akt_population_set_observer(p->pop, observe_step, p);
+    if (!p->recording)
+        return AKT_OK;
+    if (!source)
+        akt_population_set_target_phase(p->pop, phase);
+    akt_trajectory_clock_start(&p->clock, p->horizon);
+    return record_row(p, 0.0, err);
+}
+
+static int record_kernels(population_state *p, akt_regime regime, akt_error *err)
+{
+    bool points[AKT_POINTS_COUNT];
+    size_t M;
+    p->observer->kernel_splits(p->observer->context, regime, points, &M);
+    double *Phi = malloc((M ? M * M : 1) * sizeof *Phi), *G = malloc((M ? M * M : 1) * sizeof *G);
+    int status = Phi && G ? akt_population_kernels(p->pop, points, Phi, G, err)
+                          : akt_out_of_memory(err, "the kernels");
+    if (status == AKT_OK)
+        status = method_add_kernels(p->observer, regime, Phi, G, err);
+    free(Phi);
+    free(G);
+    return status;
+}
+
+/* After a phase run, given the losses of its final state: the hook off, the final row (unless
+ * the hook took it at this very time) and the kernels. */
+static int record_end(population_state *p, akt_regime regime, double train, double test,
+                      akt_error *err)
+{
+    akt_population_set_observer(p->pop, NULL, NULL);
+    int status = AKT_OK;
+    double t = akt_population_time(p->pop);
+    if (p->recording && p->recorded < t)
+        status = method_add_losses(p->observer, regime, p->replica, t, train, test, err);
+    p->recording = false;
+    if (status == AKT_OK && method_wants_kernels(p->observer, regime))
+        status = record_kernels(p, regime, err);
+    return status;
+}
+
+/* ---- the phases --------------------------------------------------------------------------------- */
+
+static void sample(population_state *p, size_t replica)
+{
+    akt_population_sample(p->pop, p->spec->seed, replica);
+    p->sampled = replica;
+}
+
+static void fill_run(akt_result *result, const akt_population_run *run, double train,
+                     double test)
+{
+    result->train_loss = train;
+    result->test_loss = test;
+    result->iterations = run->steps;
+    result->residual = run->residual;
+    result->converged = run->converged;
+}
+
+static int population_source(void *state, size_t replica, akt_result *result, akt_error *err)
+{
+    population_state *p = state;
+    const akt_spec *spec = p->spec;
+    akt_population_run run;
+    double train, test;
+    akt_population_phase source = make_phase(spec, spec->source.gamma, spec->source.weight_decay,
+                                             0.0, spec->source.time);
+    sample(p, replica);
+    int status;
+    if ((status = record_begin(p, AKT_REGIME_SOURCE, replica, &source, err)) != AKT_OK ||
+        (status = akt_population_run_source(p->pop, &source, &run, err)) != AKT_OK ||
+        (status = state_losses(p, AKT_POINTS_SOURCE_TRAIN, AKT_POINTS_SOURCE_TEST, &train, &test,
+                               err)) != AKT_OK ||
+        (status = record_end(p, AKT_REGIME_SOURCE, train, test, err)) != AKT_OK)
+        return status;
+    fill_run(result, &run, train, test);
+    return AKT_OK;
+}
+
+/* A target phase from its started state: run, scored and recorded. */
+static int target_run(population_state *p, akt_regime regime, size_t replica,
+                      const akt_population_phase *phase, akt_result *result, akt_error *err)
+{
+    akt_population_run run;
+    double train, test;
+    int status;
+    if ((status = record_begin(p, regime, replica, phase, err)) != AKT_OK ||
+        (status = akt_population_run_target(p->pop, phase, &run, err)) != AKT_OK ||
+        (status = state_losses(p, AKT_POINTS_TARGET_TRAIN, AKT_POINTS_TEST, &train, &test,
+                               err)) != AKT_OK ||
+        (status = record_end(p, regime, train, test, err)) != AKT_OK)
+        return status;
+    fill_run(result, &run, train, test);
+    return AKT_OK;
+}
+
+static int population_scratch(void *state, size_t replica, akt_result *result, akt_error *err)
+{
+    population_state *p = state;
+    akt_population_phase target = target_phase(p->spec);
+    if (p->sampled != replica) /* scratch alone (the source served by another method) */
+        sample(p, replica);
+    int status = akt_population_start_scratch(p->pop, err);
+    return status == AKT_OK ? target_run(p, AKT_REGIME_SCRATCH, replica, &target, result, err)
+                            : status;
+}
+
+static int population_readout_kernel(void *state, size_t replica, double *K, double *K_cross,
+                                     akt_error *err)
+{
+    (void)replica;
+    population_state *p = state;
+    return akt_population_source_kernel(p->pop, K, K_cross, err);
+}
+
+static int population_joint(void *state, size_t replica, akt_result *result, akt_error *err)
+{
+    population_state *p = state;
+    const akt_spec *spec = p->spec;
+    akt_population_phase target = target_phase(spec);
+    int status = akt_population_start_joint(p->pop, spec->target.readout_init, err);
+    if (status == AKT_OK)
+        status = target_run(p, AKT_REGIME_JOINT, replica, &target, result, err);
+    if (status != AKT_OK)
+        return status;
+    double extra = spec->target.time == AKT_TIME_CONVERGE ? STABILITY_TIME
+                                                          : fmin(spec->target.time, STABILITY_TIME);
+    double growth;
+    return akt_population_stability(p->pop, &target, extra, &growth, &result->stable, err);
+}
+
+/* ---- state, cache and checks ------------------------------------------------------------------- */
+
+static int check_request(const akt_method_problem *problem, akt_error *err)
+{
+    const akt_spec *spec = problem->spec;
+    if (spec->solver.replicas < 1)
+        return akt_error_set(err, AKT_ERR_INPUT, "solver.replicas: need at least 1");
+    if (spec->solver.neurons < 2 || spec->solver.neurons % 2 != 0)
+        return akt_error_set(err, AKT_ERR_INPUT, "solver.neurons: the population needs an even "
+                             "number >= 2 (antithetic pairs), got %ld", spec->solver.neurons);
+    if (problem->wanted[AKT_REGIME_JOINT] && spec->source.time == AKT_TIME_CONVERGE)
+        return akt_error_set(err, AKT_ERR_INPUT, "target.regimes: the joint regime needs a "
+                             "numeric source.time (the e^{-lambda1 T1} h0 remainder carries the "
+                             "neuron diversity that decides where the joint flow goes)");
+    return AKT_OK;
+}
+
+static void population_free(void *state)
+{
+    population_state *p = state;
+    if (!p)
+        return;
+    akt_population_free(p->pop);
+    free(p->f);
+    free(p);
+}
+
+static void *population_alloc(const akt_method_problem *problem, akt_error *err)
+{
+    if (check_request(problem, err) != AKT_OK)
+        return NULL;
+    const akt_data *data = problem->data;
+    population_state *p = calloc(1, sizeof *p);
+    size_t source_rows = data->source.rows + data->source_test.rows;
+    size_t target_rows = data->target.rows + data->test.rows;
+    size_t rows = source_rows > target_rows ? source_rows : target_rows;
+    if (p)
+        p->f = malloc((rows ? rows : 1) * sizeof *p->f);
+    if (!p || !p->f) {
+        population_free(p);
+        akt_out_of_memory(err, "results");
+        return NULL;
+    }
+    p->spec = problem->spec;
+    p->data = data;
+    p->observer = problem->observer;
+    p->sampled = SIZE_MAX;
+    p->pop = akt_population_alloc(data, p->spec->network.activation,
+                                  (size_t)p->spec->solver.neurons, err);
+    if (!p->pop) {
+        population_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+static size_t population_replicas(const akt_spec *spec)
+{
+    return spec->solver.replicas > 0 ? (size_t)spec->solver.replicas : 0;
+}
+
+static void population_kept_free(void *kept)
+{
+    akt_population_source_free(kept);
+}
+
+/* A copy of the replica's finished source state; one that does not fit is simply not kept. */
+static void *population_keep(void *state, size_t replica, double *gib)
+{
+    (void)replica;
+    population_state *p = state;
+    akt_error ignored = {0};
+    *gib = akt_population_source_gib((size_t)p->spec->solver.neurons, p->data->source.rows);
+    return akt_population_source_save(p->pop, &ignored);
+}
+
+static int population_restore(void *state, size_t replica, const void *kept, akt_error *err)
+{
+    population_state *p = state;
+    sample(p, replica);
+    return akt_population_source_restore(p->pop, kept, err);
+}
+
+static int population_applies(const akt_spec *spec, akt_regime regime, akt_error *err)
+{
+    return method_refuse_converge_without_decay(spec, regime, err);
+}
+
+static bool population_preferred(const akt_spec *spec, akt_regime regime)
+{
+    (void)spec;
+    (void)regime;
+    return true;
+}
+
+static double population_memory_gib(const akt_spec *spec, const akt_data *data)
+{
+    method_sizes s = method_sizes_of(spec, data);
+    double S = (double)spec->solver.neurons;
+    double P = fmax(s.P1, s.P2), M = s.P1 + s.P2 + s.test + s.source_test;
+    double sampling = S / 2.0 * s.D; /* w0, one row of D per antithetic pair, while sampling */
+    if (data)
+        return akt_population_memory_gib(data, (size_t)spec->solver.neurons) +
+               sampling * sizeof(double) / AKT_BYTES_PER_GIB;
+    double doubles = S * (M + POPULATION_DOUBLES_PER_POINT * P) + (s.P1 + s.P2) * M +
+                     4.0 * P * P + sampling;
+    return doubles * sizeof(double) / AKT_BYTES_PER_GIB;
+}
+
+static double population_source_state_gib(const akt_spec *spec, const akt_data *data)
+{
+    method_sizes s = method_sizes_of(spec, data);
+    return akt_population_source_gib((size_t)spec->solver.neurons, (size_t)s.P1);
+}
+
+const akt_method_type akt_method_population = {
+    .name = "population",
+    .flags = AKT_METHOD_ADAPTIVE_KERNELS | AKT_METHOD_CACHEABLE_SOURCE | AKT_METHOD_SAMPLED,
+    .applies = population_applies,
+    .preferred = population_preferred,
+    .memory_gib = population_memory_gib,
+    .replicas = population_replicas,
+    .alloc = population_alloc,
+    .free = population_free,
+    .source = population_source,
+    .scratch = population_scratch,
+    .readout_kernel = population_readout_kernel,
+    .joint = population_joint,
+    .source_keys = method_source_keys,
+    .keep_source = population_keep,
+    .restore_source = population_restore,
+    .free_kept = population_kept_free,
+    .source_state_gib = population_source_state_gib,
+};
