@@ -13,7 +13,11 @@
  * train_loss, mc_error, transfer_benefit, converged, method, residual, seconds) as CSV with a
  * header, or as JSON lines. An akt_sweep_file keeps the finished points of an output file and
  * rewrites the whole file through a temporary file, fsync and rename() after each point, so the
- * file on disk is always complete; rerunning a sweep on its file skips the points it holds. */
+ * file on disk is always complete; rerunning a sweep on its file skips the points it holds.
+ *
+ * The implementation is one file per part of this header: the grid (sweep_grid.c), the row
+ * format (sweep_rows.c), the output file (sweep_file.c), and solving and running
+ * (sweep_run.c). */
 #ifndef AKT_SWEEP_H
 #define AKT_SWEEP_H
 
