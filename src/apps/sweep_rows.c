@@ -26,8 +26,8 @@ akt_sweep_format akt_sweep_format_for(const char *path)
 /* After point and the swept keys. The names and meanings are those of akt solve --json's
  * results (DESIGN.md "Output contract"); seconds stays last (scripts drop it to compare runs). */
 static const char *const fixed_columns[] = {"regime", "test_loss", "train_loss", "mc_error",
-                                            "transfer_benefit", "converged", "method", "residual",
-                                            "seconds"};
+                                            "transfer_benefit", "converged", "stable", "method",
+                                            "residual", "iterations", "seconds"};
 enum { FIXED_COLUMNS = sizeof fixed_columns / sizeof fixed_columns[0] };
 
 size_t sweep_column_count(const akt_sweep_grid *grid)
@@ -131,6 +131,15 @@ static void field_bool(row_writer *w, bool value)
     fputs(value ? "true" : "false", w->out);
 }
 
+/* stable: true, false, or missing where it was not tested (akt solve's null). */
+static void field_stability(row_writer *w, akt_stability stable)
+{
+    if (stable == AKT_STABLE_UNTESTED)
+        field_missing(w);
+    else
+        field_bool(w, stable == AKT_STABLE_YES);
+}
+
 /* The columns after regime; every one missing (converged false) for a regime not reached. */
 static void result_fields(row_writer *w, const akt_result *result, double benefit)
 {
@@ -139,11 +148,18 @@ static void result_fields(row_writer *w, const akt_result *result, double benefi
     field_number(w, result ? result->mc_error : NAN);
     field_number(w, benefit);
     field_bool(w, result && result->converged);
+    field_stability(w, result ? result->stable : AKT_STABLE_UNTESTED);
     if (result)
         field_text(w, akt_method_name(result->method), false);
     else
         field_missing(w);
     field_number(w, result ? result->residual : NAN);
+    if (result) {
+        begin_field(w);
+        fprintf(w->out, "%ld", result->iterations);
+    } else {
+        field_missing(w);
+    }
     field_number(w, result ? result->seconds : NAN);
 }
 
