@@ -185,8 +185,10 @@ typedef struct {
 
 static int print_rows(FILE *file, void *context, akt_error *err)
 {
-    (void)err;   /* a failed fprintf shows in the stream's error flag, which akt_io checks */
+    (void)err;
     const csv_matrix *m = context;
+    /* A failed fprintf stops the rows early; the stream's error flag, which akt_io checks after
+     * the writer, turns it into the error. */
     for (size_t i = 0; i < m->rows; i++)
         for (size_t j = 0; j < m->cols; j++)
             if (fprintf(file, "%.17g%c", m->values[i * m->cols + j], j + 1 < m->cols ? ',' : '\n') < 0)
