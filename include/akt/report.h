@@ -21,8 +21,15 @@ void akt_report_table(FILE *out, const akt_spec *spec, const akt_data *data,
 int akt_report_json(FILE *out, const akt_spec *spec, const akt_data *data,
                     const akt_solution *solution, akt_error *err);
 
-/* A double as JSON: %.17g, or null for NaN/Inf. */
+/* A double as JSON: %.17g, or null for NaN/Inf (the io module's rule, for callers outside the
+ * library). */
 void akt_report_json_number(FILE *out, double value);
+
+/* The transfer benefit of a result: the scratch regime's test loss minus the result's, for the
+ * readout and joint regimes (> 0: transfer helps); NaN for source and scratch, for a NULL
+ * result, and when the solution has no scratch result. The one rule for akt solve's JSON and
+ * table and akt sweep's rows. */
+double akt_report_transfer_benefit(const akt_solution *solution, const akt_result *result);
 
 /* akt train: one row per regime (seed mean and sd of the test loss, Euler bias, step bound). */
 void akt_report_train_table(FILE *out, const akt_spec *spec, const akt_data *data,

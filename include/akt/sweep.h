@@ -10,10 +10,18 @@
  * solver.method=lazy together with weight_decay=0 would fail at the intermediate state.)
  *
  * The table has one row per point and regime (columns point, each swept key, regime, test_loss,
- * train_loss, mc_error, transfer_benefit, converged, method, residual, seconds) as CSV with a
- * header, or as JSON lines. An akt_sweep_file keeps the finished points of an output file and
- * rewrites the whole file through a temporary file, fsync and rename() after each point, so the
- * file on disk is always complete; rerunning a sweep on its file skips the points it holds. */
+ * train_loss, mc_error, transfer_benefit, converged, stable, method, residual, iterations,
+ * seconds) as CSV with a header, or as JSON lines. The result columns mean what the same names
+ * mean in akt solve --json (DESIGN.md "Output contract"): stable is true, false, or empty/null
+ * where it was not tested; iterations is the integrator steps or solver iterations (0 for
+ * closed forms); transfer_benefit is akt_report_transfer_benefit. An akt_sweep_file keeps the
+ * finished points of an output file and rewrites the whole file through a temporary file, fsync
+ * and rename() after each point, so the file on disk is always complete; rerunning a sweep on
+ * its file skips the points it holds, and a file with other columns or another grid is refused.
+ *
+ * The implementation is one file per part of this header: the grid (sweep_grid.c), the row
+ * format (sweep_rows.c), the output file (sweep_file.c), and solving and running
+ * (sweep_run.c). */
 #ifndef AKT_SWEEP_H
 #define AKT_SWEEP_H
 
@@ -74,7 +82,7 @@ int akt_sweep_validate(const akt_sweep_grid *grid, akt_error *err);
 /* Solves points while keeping the last loaded data: points whose seed and data.* axis values
  * equal the previous point's reuse its data (the data depend on those keys alone), so e.g.
  * Fashion-MNIST is read once for a sweep over gammas. Source phases are shared too: a source
- * cache of AKT_SOURCE_CACHE_CAPACITY states (transfer.h, akt_solve_cached) lets every point
+ * cache of AKT_SOURCE_CACHE_CAPACITY states (solve.h, akt_solver_set_cache) lets every point
  * whose source settings and source data equal a recent point's reuse its source phase, with
  * rows equal to a fresh solve's. */
 typedef struct {
@@ -124,7 +132,8 @@ typedef struct {
 } akt_sweep_file;
 
 /* Opens path for the grid: reads the rows of an existing file (points already done), refusing
- * with AKT_ERR_INPUT a file whose header or swept values do not match the grid; removes a
+ * with AKT_ERR_INPUT a file whose header, columns or swept values do not match the grid (such as
+ * a table written before the stable and iterations columns existed); removes a
  * temporary file left by a killed run. A missing file is an empty table (nothing is created
  * until the first point is added). */
 int akt_sweep_file_open(akt_sweep_file *file, const char *path, const akt_sweep_grid *grid,

@@ -9,12 +9,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "io/io.h"
+
 void akt_report_json_number(FILE *out, double value)
 {
-    if (isfinite(value))
-        fprintf(out, "%.17g", value);
-    else
-        fputs("null", out);
+    akt_io_json_number(out, value);
 }
 
 static const char *stability_json(akt_stability stable)
@@ -26,11 +25,11 @@ static const char *stability_json(akt_stability stable)
     }
 }
 
-/* scratch loss minus the regime's loss; NaN when there is no scratch baseline. */
-static double transfer_benefit(const akt_solution *solution, const akt_result *result)
+double akt_report_transfer_benefit(const akt_solution *solution, const akt_result *result)
 {
     const akt_result *scratch = akt_solution_find(solution, AKT_REGIME_SCRATCH);
-    if (!scratch || result->regime == AKT_REGIME_SOURCE || result->regime == AKT_REGIME_SCRATCH)
+    if (!result || !scratch || result->regime == AKT_REGIME_SOURCE ||
+        result->regime == AKT_REGIME_SCRATCH)
         return NAN;
     return scratch->test_loss - result->test_loss;
 }
@@ -39,24 +38,24 @@ static double transfer_benefit(const akt_solution *solution, const akt_result *r
 static void json_result_fields(FILE *out, const akt_result *result, double benefit)
 {
     fprintf(out, "{\"regime\": \"%s\", \"test_loss\": ", akt_regime_name(result->regime));
-    akt_report_json_number(out, result->test_loss);
+    akt_io_json_number(out, result->test_loss);
     fputs(", \"train_loss\": ", out);
-    akt_report_json_number(out, result->train_loss);
+    akt_io_json_number(out, result->train_loss);
     fputs(", \"mc_error\": ", out);
-    akt_report_json_number(out, result->mc_error);
+    akt_io_json_number(out, result->mc_error);
     fprintf(out, ", \"converged\": %s, \"method\": \"%s\", \"iterations\": %ld, \"seconds\": ",
             result->converged ? "true" : "false", result->method,
             result->iterations);
-    akt_report_json_number(out, result->seconds);
+    akt_io_json_number(out, result->seconds);
     fputs(", \"residual\": ", out);
-    akt_report_json_number(out, result->residual);
+    akt_io_json_number(out, result->residual);
     fprintf(out, ", \"stable\": %s, \"transfer_benefit\": ", stability_json(result->stable));
-    akt_report_json_number(out, benefit);
+    akt_io_json_number(out, benefit);
 }
 
 static void json_result(FILE *out, const akt_solution *solution, const akt_result *result)
 {
-    json_result_fields(out, result, transfer_benefit(solution, result));
+    json_result_fields(out, result, akt_report_transfer_benefit(solution, result));
     fputc('}', out);
 }
 
@@ -73,7 +72,7 @@ int akt_report_json(FILE *out, const akt_spec *spec, const akt_data *data,
         json_result(out, solution, &solution->results[i]);
     }
     fputs("], \"alignment\": ", out);
-    akt_report_json_number(out, data ? data->alignment : NAN);
+    akt_io_json_number(out, data ? data->alignment : NAN);
     fprintf(out, ", \"spec\": %s}\n", spec_json);
     free(spec_json);
     return AKT_OK;
@@ -111,7 +110,7 @@ void akt_report_table(FILE *out, const akt_spec *spec, const akt_data *data,
         fputc(' ', out);
         table_number(out, result->mc_error, "%*.2e", 10);
         fputc(' ', out);
-        table_number(out, transfer_benefit(solution, result), "%+*.6f", 12);
+        table_number(out, akt_report_transfer_benefit(solution, result), "%+*.6f", 12);
         fprintf(out, " %-10s %-9s %8.3f\n", result->method,
                 result->converged ? "yes" : "NO", result->seconds);
     }
@@ -124,19 +123,19 @@ void akt_report_table(FILE *out, const akt_spec *spec, const akt_data *data,
 static void json_width_fields(FILE *out, const akt_width_result *width)
 {
     fprintf(out, "\"width\": %ld, \"test_loss_mean\": ", width->width);
-    akt_report_json_number(out, width->test_loss_mean);
+    akt_io_json_number(out, width->test_loss_mean);
     fputs(", \"test_loss_sd\": ", out);
-    akt_report_json_number(out, width->test_loss_sd);
+    akt_io_json_number(out, width->test_loss_sd);
     fputs(", \"test_loss_se\": ", out);
-    akt_report_json_number(out, width->test_loss_se);
+    akt_io_json_number(out, width->test_loss_se);
     fprintf(out, ", \"seeds\": %ld, \"train_loss_mean\": ", width->seeds);
-    akt_report_json_number(out, width->train_loss_mean);
+    akt_io_json_number(out, width->train_loss_mean);
     fputs(", \"euler_bias\": ", out);
-    akt_report_json_number(out, width->euler_bias);
+    akt_io_json_number(out, width->euler_bias);
     fputs(", \"step_stability\": ", out);
-    akt_report_json_number(out, width->stability);
+    akt_io_json_number(out, width->stability);
     fprintf(out, ", \"step_converged\": %s, \"seconds\": ", width->step_converged ? "true" : "false");
-    akt_report_json_number(out, width->seconds);
+    akt_io_json_number(out, width->seconds);
 }
 
 static int json_spec_tail(FILE *out, const akt_spec *spec, akt_error *err)
@@ -207,15 +206,15 @@ int akt_report_compare_json(FILE *out, const akt_spec *spec, const akt_compariso
             fputs(i ? ", {" : "{", out);
             json_width_fields(out, &regime->widths[i]);
             fputs(", \"gap\": ", out);
-            akt_report_json_number(out, regime->widths[i].test_loss_mean - regime->theory.test_loss);
+            akt_io_json_number(out, regime->widths[i].test_loss_mean - regime->theory.test_loss);
             fputc('}', out);
         }
         fputs("], \"fit\": {\"slope\": ", out);
-        akt_report_json_number(out, regime->slope);
+        akt_io_json_number(out, regime->slope);
         fputs(", \"intercept\": ", out);
-        akt_report_json_number(out, regime->intercept);
+        akt_io_json_number(out, regime->intercept);
         fputs(", \"intercept_error\": ", out);
-        akt_report_json_number(out, regime->intercept_error);
+        akt_io_json_number(out, regime->intercept_error);
         fprintf(out, ", \"compatible\": %s}}",
                 isfinite(regime->intercept) ? (regime->compatible ? "true" : "false") : "null");
     }

@@ -4,7 +4,7 @@
  * `akt data` writes the exact rows a solve uses. The reader is strict (rectangular, finite
  * numbers, errors as FILE:LINE:COLUMN) because a silently skipped field would shift every
  * later value; the writer prints 17 significant digits, which round-trips every double, and
- * renames finished files into place so that a failure never leaves a partial file. */
+ * replaces files atomically (io/io.h) so that a failure never leaves a partial file. */
 #include "akt/data.h"
 #include "akt/spec.h"
 
@@ -14,7 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
+
+#include "io/io.h"
 
 /* ---- Reading */
 
@@ -177,42 +178,33 @@ static int make_directory(const char *directory, akt_error *err)
                          saved == EEXIST ? "a file of that name exists" : strerror(saved));
 }
 
-static int print_rows(FILE *file, const double *values, size_t rows, size_t cols)
+/* One matrix as CSV rows, for akt_io_replace. */
+typedef struct {
+    const double *values;
+    size_t rows, cols;
+} csv_matrix;
+
+static int print_rows(FILE *file, void *context, akt_error *err)
 {
-    for (size_t i = 0; i < rows; i++)
-        for (size_t j = 0; j < cols; j++)
-            if (fprintf(file, "%.17g%c", values[i * cols + j], j + 1 < cols ? ',' : '\n') < 0)
-                return -1;
-    return 0;
+    (void)err;
+    const csv_matrix *m = context;
+    /* A failed fprintf stops the rows early; the stream's error flag, which akt_io checks after
+     * the writer, turns it into the error. */
+    for (size_t i = 0; i < m->rows; i++)
+        for (size_t j = 0; j < m->cols; j++)
+            if (fprintf(file, "%.17g%c", m->values[i * m->cols + j], j + 1 < m->cols ? ',' : '\n') < 0)
+                return AKT_OK;
+    return AKT_OK;
 }
 
 static int write_matrix(const char *directory, const char *name, const double *values, size_t rows,
                         size_t cols, akt_error *err)
 {
-    char path[4096], temporary[4200];
+    char path[4096];
     if ((size_t)snprintf(path, sizeof path, "%s/%s", directory, name) >= sizeof path)
         return akt_error_set(err, AKT_ERR_IO, "%s/%s: path too long", directory, name);
-    snprintf(temporary, sizeof temporary, "%s.tmp.%ld", path, (long)getpid());
-    FILE *file = fopen(temporary, "w");
-    if (!file)
-        return akt_error_set(err, AKT_ERR_IO, "%s: cannot create: %s", temporary, strerror(errno));
-    int failed = print_rows(file, values, rows, cols);
-    int saved = errno;
-    if (fclose(file) != 0 && !failed) {
-        failed = 1;
-        saved = errno;
-    }
-    if (!failed && rename(temporary, path) != 0) {
-        saved = errno;
-        unlink(temporary);
-        return akt_error_set(err, AKT_ERR_IO, "%s: cannot rename %s into place: %s", path, temporary,
-                             strerror(saved));
-    }
-    if (failed) {
-        unlink(temporary);
-        return akt_error_set(err, AKT_ERR_IO, "%s: write failed: %s", path, strerror(saved));
-    }
-    return AKT_OK;
+    csv_matrix matrix = {values, rows, cols};
+    return akt_io_replace(path, NULL, print_rows, &matrix, err);
 }
 
 static int write_split(const char *directory, const char *name, const akt_split *split, akt_error *err)

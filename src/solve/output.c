@@ -21,6 +21,7 @@
 #include "akt/resources.h"
 #include "akt/solve.h"
 #include "core/util.h"
+#include "io/io.h"
 
 enum { KERNEL_PHI, KERNEL_G, KERNEL_COUNT };
 static const char *const kernel_names[KERNEL_COUNT] = {"Phi", "G"};
@@ -638,48 +639,35 @@ static int write_trajectory(FILE *file, const akt_outputs *o, akt_error *err)
 
 typedef int (*file_writer)(FILE *file, const akt_outputs *o, akt_error *err);
 
-/* Writes path's content to a temporary name beside it (named in *temporary, malloc'd). */
-static int write_temporary(const akt_outputs *o, const char *path, file_writer writer,
-                           char **temporary, akt_error *err)
+/* One output file's writer and what it writes, as akt_io_stage calls it. */
+typedef struct {
+    const akt_outputs *o;
+    file_writer writer;
+} output_job;
+
+static int write_output(FILE *file, void *context, akt_error *err)
 {
-    size_t size = strlen(path) + 32;
-    if (!(*temporary = malloc(size)))
-        return akt_out_of_memory(err, "a file name");
-    snprintf(*temporary, size, "%s.tmp.%ld", path, (long)getpid());
-    FILE *file = fopen(*temporary, "w");
-    if (!file)
-        return akt_error_set(err, AKT_ERR_IO, "%s: cannot create: %s", *temporary,
-                             strerror(errno));
-    int status = writer(file, o, err);
-    bool failed = ferror(file) != 0;
-    int saved = errno;
-    if (fclose(file) != 0 && !failed) {
-        failed = true;
-        saved = errno;
-    }
-    if (status == AKT_OK && failed)
-        status = akt_error_set(err, AKT_ERR_IO, "%s: write failed: %s", path, strerror(saved));
-    return status;
+    const output_job *job = context;
+    return job->writer(file, job->o, err);
 }
 
 int akt_outputs_write(const akt_outputs *outputs, akt_error *err)
 {
     const char *paths[2] = {outputs->kernels_path, outputs->trajectory_path};
     file_writer writers[2] = {write_kernels, write_trajectory};
-    char *temporary[2] = {NULL, NULL};
+    akt_io_staged staged[2] = {{NULL, NULL}, {NULL, NULL}};
     int status = AKT_OK;
-    for (int i = 0; i < 2 && status == AKT_OK; i++)
+    for (int i = 0; i < 2 && status == AKT_OK; i++) {
+        output_job job = {outputs, writers[i]};
         if (paths[i])
-            status = write_temporary(outputs, paths[i], writers[i], &temporary[i], err);
+            status = akt_io_stage(&staged[i], paths[i], NULL, write_output, &job, err);
+    }
     /* Both files are complete before either is renamed into place. */
-    for (int i = 0; i < 2 && status == AKT_OK; i++)
-        if (paths[i] && rename(temporary[i], paths[i]) != 0)
-            status = akt_error_set(err, AKT_ERR_IO, "%s: cannot rename %s into place: %s",
-                                   paths[i], temporary[i], strerror(errno));
     for (int i = 0; i < 2; i++) {
-        if (temporary[i] && status != AKT_OK)
-            unlink(temporary[i]);
-        free(temporary[i]);
+        if (staged[i].temporary && status == AKT_OK)
+            status = akt_io_commit(&staged[i], err);
+        else if (staged[i].temporary)
+            akt_io_discard(&staged[i]);
     }
     return status;
 }

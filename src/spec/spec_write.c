@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/io.h"
+
 /* Sections nest at most three deep (data.source.x); room for a little more. */
 #define WRITER_MAX_DEPTH 6
 
@@ -56,16 +58,13 @@ static void put(writer *w, const char *format, ...)
 
 static void put_json_string(writer *w, const char *text)
 {
-    put(w, "\"");
-    for (const unsigned char *c = (const unsigned char *)text; *c; c++) {
-        if (*c == '"' || *c == '\\')
-            put(w, "\\%c", *c);
-        else if (*c < 0x20)
-            put(w, "\\u%04x", *c);
-        else
-            put(w, "%c", *c);
+    char *quoted = akt_io_json_quoted(text);
+    if (!quoted) {
+        w->failed = true;
+        return;
     }
-    put(w, "\"");
+    put(w, "%s", quoted);
+    free(quoted);
 }
 
 /* Plain when that reads back as the same text; double-quoted otherwise. */

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# akt sweep end to end: rows equal akt solve at the same points, transfer_benefit is scratch minus
-# the regime, JSON lines equal CSV, resume after SIGINT and SIGKILL gives the uninterrupted table
+# akt sweep end to end: rows equal akt solve at the same points (stable and iterations too),
+# transfer_benefit is scratch minus the regime, JSON lines equal CSV, resume after SIGINT and SIGKILL gives the uninterrupted table
 # (the file parses at every sample, no temporary file stays), and bad input exits 2 before any
 # file exists.
 set -u
@@ -31,8 +31,8 @@ import csv, json, subprocess, sys
 akt, spec, table = sys.argv[1:4]
 rows = list(csv.DictReader(open(table)))
 assert [k for k in rows[0]] == ["point", "target.gamma", "data.alignment", "target.elastic",
-    "regime", "test_loss", "train_loss", "mc_error", "transfer_benefit", "converged", "method",
-    "residual", "seconds"], list(rows[0])
+    "regime", "test_loss", "train_loss", "mc_error", "transfer_benefit", "converged", "stable",
+    "method", "residual", "iterations", "seconds"], list(rows[0])
 points = sorted({int(r["point"]) for r in rows})
 assert points == list(range(12)), points
 compared = 0
@@ -55,6 +55,10 @@ for point in points:
         for column in ("test_loss", "train_loss", "residual"):
             expected = solve[column] if solve[column] is not None else ""
             assert r[column] == expected, (point, r["regime"], column, r[column], expected)
+        # stable: true/false as JSON's, empty where akt solve says null; iterations: the integer.
+        stable = {True: "true", False: "false", None: ""}[solve["stable"]]
+        assert r["stable"] == stable, (point, r["regime"], r["stable"], solve["stable"])
+        assert r["iterations"] == str(solve["iterations"]), (point, r["regime"], r["iterations"])
         assert r["converged"] == "true" and r["method"] == solve["method"]
         if r["regime"] in ("readout", "joint"):
             assert float(r["transfer_benefit"]) == scratch - float(r["test_loss"]), r
@@ -88,7 +92,7 @@ check "JSON lines equal the CSV rows" "$python" "$work/jsonl.py" "$work/a.csv" "
 # ---- stdout without --out ----------------------------------------------------------------
 "$akt" sweep "$spec" --set data.alignment=0,0.5,1 --set target.elastic=0,1 >"$work/stdout.csv" 2>/dev/null
 check "rows on stdout equal the file (but seconds)" test \
-    "$(cut -d, -f1-12 "$work/stdout.csv")" = "$(cut -d, -f1-12 "$work/a.csv")"
+    "$(cut -d, -f1-14 "$work/stdout.csv")" = "$(cut -d, -f1-14 "$work/a.csv")"
 
 # ---- resume after a kill -----------------------------------------------------------------
 slow=(--set data.dim=40 --set data.source.samples=200 --set source.time=20 --set target.time=20
@@ -135,6 +139,14 @@ check "a rerun of a finished sweep changes nothing" cmp -s "$work/reference.csv"
 check "another grid on the same file exits 2" test $? -eq 2
 check "the refusal says why" grep -q "refusing to mix" "$work/err"
 check "the refused file is unchanged" cmp -s "$work/reference.csv" "$work/before.csv"
+# A table of the same grid written before the stable and iterations columns existed is refused
+# too (today's rule for any other header), not silently mixed or rewritten.
+sed -e '1s/,stable,/,/' -e '1s/,iterations,/,/' "$work/before.csv" >"$work/old_columns.csv"
+cp "$work/old_columns.csv" "$work/old_before.csv"
+"$akt" sweep "$spec" "${slow[@]}" --out "$work/old_columns.csv" 2>"$work/err"
+check "a table with the old columns exits 2" test $? -eq 2
+check "the old table's refusal names the header" grep -q "header .* differs" "$work/err"
+check "the old table is unchanged" cmp -s "$work/old_columns.csv" "$work/old_before.csv"
 
 # ---- bad input: exit 2, named, no file ---------------------------------------------------
 bad() { # bad DESCRIPTION PATTERN ARGS...: exit 2, stderr matches PATTERN, no output file
