@@ -21,7 +21,7 @@
 #include <stddef.h>
 
 #include "akt/error.h"
-#include "akt/spec.h"
+#include "akt/core.h"
 
 typedef struct {
     size_t K;            /* number of atoms */

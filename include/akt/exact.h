@@ -13,7 +13,7 @@
 #include <stddef.h>
 
 #include "akt/error.h"
-#include "akt/spec.h"
+#include "akt/core.h"
 
 /* ---- Kernel ridge regression ----
  * Given the train Gram K (P x P, symmetric PSD), the cross kernel K_cross (M x P, rows = query

@@ -25,11 +25,6 @@
 
 /* ---- one network by the protocol -------------------------------------------------------- */
 
-static double relative_change(double value, double reference)
-{
-    return fabs(value - reference) / fabs(reference);
-}
-
 /* One run of method network over the wanted regimes (NULL: the spec's). */
 static int network_run(const akt_spec *spec, const akt_data *data, const bool wanted[],
                        const akt_network_settings *settings, akt_solution *solution,
@@ -71,7 +66,7 @@ int akt_finite_transfer_options(const akt_spec *spec, const akt_data *data,
         return status;
     }
     for (size_t k = 0; k < solution->count; k++)
-        solution->results[k].residual = relative_change(solution->results[k].test_loss,
+        solution->results[k].residual = akt_relative_change(solution->results[k].test_loss,
                                                         fine.results[k].test_loss);
     return AKT_OK;
 }

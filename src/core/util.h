@@ -19,4 +19,10 @@ int akt_out_of_memory(akt_error *err, const char *what);
 /* True when every one of the n values is finite (no NaN, no infinity). */
 bool akt_all_finite(const double *values, size_t n);
 
+/* Copies the upper triangle of the n x n row-major matrix A onto its lower one. */
+void akt_symmetrize_upper(double *A, size_t n);
+
+/* |value - reference| / |reference|. */
+double akt_relative_change(double value, double reference);
+
 #endif

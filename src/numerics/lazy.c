@@ -6,20 +6,13 @@
  * entries (arc-cosine kernels of degree 1 and 0; the arcsine kernel and its derivative), so the
  * limit is deterministic. Kernel flow itself is solved exactly in the eigenbasis of K. */
 #include "akt/exact.h"
+#include "core/util.h"
 
 #include <cblas.h>
 #include <gsl/gsl_math.h> /* M_PI */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int all_finite(const double *values, size_t count)
-{
-    for (size_t i = 0; i < count; i++)
-        if (!isfinite(values[i]))
-            return 0;
-    return 1;
-}
 
 /* Angle between the two inputs, clamped: round-off can put the cosine just outside [-1, 1].
  * A zero-norm input has no direction; it is given the angle pi/2 (uncorrelated), which makes
@@ -88,7 +81,7 @@ int akt_lazy_kernel_matrix(akt_activation activation, const double *A, size_t a,
     int status = akt_lazy_kernel(activation, 1.0, 1.0, 0.0, &probe_nngp, &probe_derivative, err);
     if (status != AKT_OK)
         return status;
-    if (!all_finite(A, a * D) || !all_finite(B, b * D))
+    if (!akt_all_finite(A, a * D) || !akt_all_finite(B, b * D))
         return akt_error_set(err, AKT_ERR_NUMERIC, "lazy kernel matrix: NaN or Inf in the inputs");
     double *gram = nngp ? nngp : derivative;
     if (!gram || a == 0 || b == 0)
@@ -165,8 +158,8 @@ int akt_kernel_flow_predict(const double *K, size_t P, const double *K_cross, si
     if (T != AKT_TIME_CONVERGE && !(T >= 0.0 && isfinite(T)))
         return akt_error_set(err, AKT_ERR_INPUT, "kernel flow: time must be >= 0 or converge "
                              "(got %g)", T);
-    if (!all_finite(K, P * P) || !all_finite(K_cross, M * P) || !all_finite(y, P) ||
-        (f0_train && !all_finite(f0_train, P)) || (f0_query && !all_finite(f0_query, M)))
+    if (!akt_all_finite(K, P * P) || !akt_all_finite(K_cross, M * P) || !akt_all_finite(y, P) ||
+        (f0_train && !akt_all_finite(f0_train, P)) || (f0_query && !akt_all_finite(f0_query, M)))
         return akt_error_set(err, AKT_ERR_NUMERIC, "kernel flow: NaN or Inf in the kernel, labels "
                              "or starting outputs");
     for (size_t i = 0; i < M; i++)
@@ -174,7 +167,7 @@ int akt_kernel_flow_predict(const double *K, size_t P, const double *K_cross, si
     if (P == 0 || M == 0)
         return AKT_OK;
     int status = flow_in_eigenbasis(K, P, K_cross, M, y, f0_train, T, f, err);
-    if (status == AKT_OK && !all_finite(f, M))
+    if (status == AKT_OK && !akt_all_finite(f, M))
         status = akt_error_set(err, AKT_ERR_NUMERIC, "kernel flow: non-finite prediction (time %g)",
                                T);
     return status;

@@ -12,6 +12,7 @@
  * g(inf) = |b| - lambda/gamma > 0: a unique root, bracketed and found by Brent's method, O(D) per
  * evaluation. */
 #include "akt/exact.h"
+#include "core/util.h"
 
 #include <cblas.h>
 #include <float.h>
@@ -46,14 +47,6 @@ static double kappa_times_norm_minus_threshold(double kappa, void *params)
         }
     }
     return sqrt(sum) - eq->threshold;
-}
-
-static int all_finite(const double *values, size_t count)
-{
-    for (size_t i = 0; i < count; i++)
-        if (!isfinite(values[i]))
-            return 0;
-    return 1;
 }
 
 static int solve_kappa(fixed_point_equation *eq, double norm_b, double *kappa, akt_error *err)
@@ -140,7 +133,7 @@ int akt_linear_fixed_point(const double *X, const double *y, size_t P, size_t D,
                              "weight decay lambda > 0 (got gamma %g, lambda %g)", gamma, lambda);
     if (D == 0)
         return akt_error_set(err, AKT_ERR_INPUT, "linear fixed point: input dimension D is 0");
-    if (!all_finite(X, P * D) || !all_finite(y, P))
+    if (!akt_all_finite(X, P * D) || !akt_all_finite(y, P))
         return akt_error_set(err, AKT_ERR_NUMERIC, "linear fixed point: NaN or Inf in the data");
     return solve_beta(X, y, P, D, lambda / gamma, beta, kappa, err);
 }

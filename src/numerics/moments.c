@@ -12,6 +12,7 @@
  *
  * Layout of v: index 0 is z, 1..D is w, 1+D..2D is w_src (present after start_target). */
 #include "akt/exact.h"
+#include "core/util.h"
 
 #include <cblas.h>
 #include <gsl/gsl_errno.h>
@@ -43,14 +44,6 @@ struct akt_moments {
     akt_moments_observer observer;    /* NULL: none */
     void *observer_context;
 };
-
-static int all_finite(const double *values, size_t count)
-{
-    for (size_t i = 0; i < count; i++)
-        if (!isfinite(values[i]))
-            return 0;
-    return 1;
-}
 
 akt_moments *akt_moments_alloc(size_t D, akt_error *err)
 {
@@ -128,7 +121,7 @@ int akt_moments_set(akt_moments *m, const double *S, size_t n, akt_error *err)
     if (n != 1 + m->D && n != 1 + 2 * m->D)
         return akt_error_set(err, AKT_ERR_INPUT, "moment closure: state size %zu is neither 1 + D "
                              "nor 1 + 2D (D = %zu)", n, m->D);
-    if (!all_finite(S, n * n))
+    if (!akt_all_finite(S, n * n))
         return akt_error_set(err, AKT_ERR_NUMERIC, "moment closure: NaN or Inf in the state");
     /* Symmetrised, so that round-off asymmetry of the caller's matrix is not carried along. */
     for (size_t i = 0; i < n; i++)
@@ -252,7 +245,7 @@ static int moment_derivative(double t, const double *S, double *dS, void *params
     }
     /* A trial step too long for the stiff feedback can overflow; GSL's error control would
      * accept a NaN error estimate, so the trial is refused here and integrate_to halves it. */
-    return all_finite(dS, n * n) ? GSL_SUCCESS : GSL_EDOM;
+    return akt_all_finite(dS, n * n) ? GSL_SUCCESS : GSL_EDOM;
 }
 
 static const char *block_name(size_t index, size_t D)
@@ -384,7 +377,7 @@ static int check_flow_arguments(const akt_moments *m, const double *X, const dou
     if (T == AKT_TIME_CONVERGE && (!(tolerance > 0.0) || !(max_time > 0.0)))
         return akt_error_set(err, AKT_ERR_INPUT, "moment closure: time converge needs tolerance "
                              "> 0 and max_time > 0");
-    if (!all_finite(X, P * m->D) || !all_finite(y, P))
+    if (!akt_all_finite(X, P * m->D) || !akt_all_finite(y, P))
         return akt_error_set(err, AKT_ERR_NUMERIC, "moment closure: NaN or Inf in the data");
     return AKT_OK;
 }

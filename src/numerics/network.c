@@ -329,19 +329,12 @@ int akt_network_loss(const akt_network *net, const akt_finite_problem *problem, 
 
 /* ---- NTK lambda_max ------------------------------------------------------------------------- */
 
-static void symmetrize_upper(double *K, size_t P)
-{
-    for (size_t i = 0; i < P; i++)
-        for (size_t j = i + 1; j < P; j++)
-            K[j * P + i] = K[i * P + j];
-}
-
 /* C = X X'/D, computed once per phase (the data do not move). */
 static void data_gram(const akt_finite_problem *pb, size_t D, double *C)
 {
     cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)pb->P, (int)D, 1.0 / (double)D,
                 pb->X, (int)D, 0.0, C, (int)pb->P);
-    symmetrize_upper(C, pb->P);
+    akt_symmetrize_upper(C, pb->P);
 }
 
 /* K = A A'/N + (B B'/N) o C with B = phi'(H) diag(z), upper triangle into ws->K. */
@@ -571,11 +564,6 @@ akt_finite_stepping akt_finite_stepping_halved(const akt_finite_stepping *steppi
     return half;
 }
 
-static double relative_change(double value, double reference)
-{
-    return fabs(value - reference) / fabs(reference);
-}
-
 int akt_network_euler_bias(akt_network *net, const akt_finite_problem *problem, double T,
                            const akt_finite_stepping *stepping, const double *Xt,
                            const double *yt, size_t Mt, double *test_loss,
@@ -595,7 +583,7 @@ int akt_network_euler_bias(akt_network *net, const akt_finite_problem *problem, 
     if (!status)
         status = akt_network_test_loss(fine, problem->gamma, Xt, yt, NULL, Mt, &fine_loss, err);
     if (!status)
-        *relative_change_out = relative_change(*test_loss, fine_loss);
+        *relative_change_out = akt_relative_change(*test_loss, fine_loss);
     akt_network_free(fine);
     return status;
 }

@@ -49,6 +49,7 @@
 
 #include "akt/activation.h"
 #include "akt/exact.h"
+#include "core/util.h"
 #include "numerics/anderson.h"
 
 
@@ -1367,14 +1368,6 @@ static int preactivation_block(const akt_population *pop, akt_points points, siz
     return AKT_OK;
 }
 
-/* Copies the upper triangle of the n x n matrix A onto its lower one. */
-static void symmetrize_upper(double *A, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < i; j++)
-            A[i * n + j] = A[j * n + i];
-}
-
 int akt_population_kernels(akt_population *pop, const bool points[AKT_POINTS_COUNT], double *Phi,
                            double *G, akt_error *err)
 {
@@ -1423,9 +1416,9 @@ int akt_population_kernels(akt_population *pop, const bool points[AKT_POINTS_COU
                     (int)M, 1.0, G, (int)M);
     }
     if (status == AKT_OK) {
-        symmetrize_upper(Phi, M);
+        akt_symmetrize_upper(Phi, M);
         if (G)
-            symmetrize_upper(G, M);
+            akt_symmetrize_upper(G, M);
     }
     free(H);
     free(F);

@@ -8,6 +8,7 @@
  *   - ridge = 0, or Cholesky refused the matrix: the symmetric eigendecomposition with the
  *     standard pseudo-inverse cut-off, so a singular matrix is never divided by. */
 #include "akt/exact.h"
+#include "core/util.h"
 
 #include <cblas.h>
 #include <float.h>
@@ -15,14 +16,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int all_finite(const double *values, size_t count)
-{
-    for (size_t i = 0; i < count; i++)
-        if (!isfinite(values[i]))
-            return 0;
-    return 1;
-}
 
 int akt_symmetric_eigen(double *A, size_t n, double *eigenvalues, akt_error *err)
 {
@@ -77,7 +70,7 @@ static int solve_by_cholesky(double *A, size_t P, const double *y, double *alpha
     memcpy(alpha, y, P * sizeof *alpha);
     if (LAPACKE_dpotrs(LAPACK_ROW_MAJOR, 'L', (lapack_int)P, 1, A, (lapack_int)P, alpha, 1) != 0)
         return 1;
-    return all_finite(alpha, P) ? 0 : 1;
+    return akt_all_finite(alpha, P) ? 0 : 1;
 }
 
 static void copy_with_ridge(const double *K, size_t P, double ridge, double *A)
@@ -93,7 +86,7 @@ int akt_ridge_predict(const double *K, size_t P, const double *K_cross, size_t M
     if (!(ridge >= 0.0) || !isfinite(ridge))
         return akt_error_set(err, ridge != ridge ? AKT_ERR_NUMERIC : AKT_ERR_INPUT,
                              "kernel ridge: ridge must be finite and >= 0 (got %g)", ridge);
-    if (!all_finite(K, P * P) || !all_finite(K_cross, M * P) || !all_finite(y, P))
+    if (!akt_all_finite(K, P * P) || !akt_all_finite(K_cross, M * P) || !akt_all_finite(y, P))
         return akt_error_set(err, AKT_ERR_NUMERIC, "kernel ridge: NaN or Inf in the kernel or labels");
     if (P == 0) {
         for (size_t i = 0; i < M; i++)
@@ -114,7 +107,7 @@ int akt_ridge_predict(const double *K, size_t P, const double *K_cross, size_t M
         cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)M, (int)P, 1.0, K_cross, (int)P, alpha, 1,
                     0.0, f, 1);
     free(A);
-    if (status == AKT_OK && !all_finite(f, M))
+    if (status == AKT_OK && !akt_all_finite(f, M))
         status = akt_error_set(err, AKT_ERR_NUMERIC, "kernel ridge: non-finite prediction");
     return status;
 }

@@ -11,6 +11,8 @@
 
 #include "spec/spec_internal.h"
 
+#include "core/util.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,17 +37,12 @@ typedef struct {
 
 static const spec_origin default_origin = { "(built-in default)", false };
 
-static int out_of_memory(akt_error *err)
-{
-    return akt_error_set(err, AKT_ERR_MEMORY, "out of memory reading the spec");
-}
-
 static int keep_tree(loader *l, spec_node *tree)
 {
     spec_node **trees = realloc(l->trees, (l->tree_count + 1) * sizeof *trees);
     if (!trees) {
         spec_tree_free(tree);
-        return out_of_memory(l->err);
+        return akt_out_of_memory(l->err, "the spec");
     }
     l->trees = trees;
     l->trees[l->tree_count++] = tree;
@@ -62,7 +59,7 @@ static int parse_kept(loader *l, const char *text, const spec_origin *origin, sp
         *out = calloc(1, sizeof **out);
         if (!*out || !((*out)->text = strdup(""))) {
             free(*out);
-            return out_of_memory(l->err);
+            return akt_out_of_memory(l->err, "the spec");
         }
         (*out)->plain = true;
         (*out)->line = (*out)->column = 1;
@@ -216,14 +213,14 @@ static int sweep_values(loader *l, size_t index, const spec_node *value, akt_swe
     size_t count = generator ? 1 : value->count;
     axis->values = calloc(count ? count : 1, sizeof *axis->values);
     if (!axis->values)
-        return out_of_memory(l->err);
+        return akt_out_of_memory(l->err, "the spec");
     for (size_t i = 0; i < count; i++) {
         const spec_node *item = generator ? value : value->items[i];
         int status = generator ? AKT_OK : check_sweep_value(l, index, item);
         if (status != AKT_OK)
             return status;
         if (!(axis->values[i] = strdup(item->text)))
-            return out_of_memory(l->err);
+            return akt_out_of_memory(l->err, "the spec");
         axis->count = i + 1;
     }
     return AKT_OK;
@@ -262,7 +259,7 @@ static int apply_sweep_axis(loader *l, const char *name, const char *key_where, 
         return akt_error_set(l->err, AKT_ERR_INPUT, "%s: sweep: data.task cannot be swept", key_where);
     akt_sweep_axis axis = { 0 };
     int status = (axis.key = strdup(name)) ? sweep_values(l, (size_t)index, value, &axis)
-                                           : out_of_memory(l->err);
+                                           : akt_out_of_memory(l->err, "the spec");
     if (status != AKT_OK) {
         free_axis(&axis);
         return status;
@@ -280,7 +277,7 @@ static int apply_sweep_axis(loader *l, const char *name, const char *key_where, 
             l->sweep_by = by;
         if (!axes || !by) {
             free_axis(&axis);
-            return out_of_memory(l->err);
+            return akt_out_of_memory(l->err, "the spec");
         }
         spec->sweep_count++;
     } else {
@@ -328,7 +325,7 @@ static int apply_section(loader *l, const char *name, const spec_node *value)
         char where[512];
         char *child = join_name(name, value->items[i]->text);
         if (!child)
-            return out_of_memory(l->err);
+            return akt_out_of_memory(l->err, "the spec");
         spec_node_where(value->items[i], where, sizeof where);
         status = apply(l, child, where, value->items[i + 1]);
         free(child);
@@ -496,7 +493,7 @@ static int load_tree(loader *l, const char *yaml, const char *const *overrides, 
     if (status == AKT_OK && override_count) {
         l->override_origins = calloc(override_count, sizeof *l->override_origins);
         if (!l->override_origins)
-            status = out_of_memory(l->err);
+            status = akt_out_of_memory(l->err, "the spec");
     }
     for (size_t i = 0; status == AKT_OK && i < override_count; i++)
         status = apply_override(l, overrides[i], &l->override_origins[i]);
@@ -519,7 +516,7 @@ int akt_spec_load_string(akt_spec *spec, const char *yaml, const char *name, con
     spec->directory = absolute_directory(directory);
     if (!spec->file || !spec->directory) {
         akt_spec_free(spec);
-        return out_of_memory(err);
+        return akt_out_of_memory(err, "the spec");
     }
     loader l = { .spec = spec, .file_origin = { spec->file, true }, .err = err };
     int status = load_tree(&l, yaml, overrides, override_count);
@@ -689,7 +686,7 @@ int akt_spec_copy(akt_spec *dest, const akt_spec *src, akt_error *err)
     if (dest->directory == src->directory)
         dest->directory = NULL;
     akt_spec_free(dest);
-    return out_of_memory(err);
+    return akt_out_of_memory(err, "the spec");
 }
 
 static bool same_string(const char *a, const char *b)
