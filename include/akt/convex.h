@@ -13,7 +13,8 @@
  * Linear activation: the single atom u = beta/|beta|, c = |beta| of akt_linear_fixed_point.
  * Cost (relu): each oracle round refines ~2 (P + K + 160) starts with exact cone projections
  * (P per refinement step), and the restricted lasso is first order (FISTA); measured 3-6 s of
- * CPU for P = 24..30, D = 8..10 at tolerance 1e-7..1e-6. Larger problems are untested. */
+ * CPU for P = 24..30, D = 8..10 at tolerance 1e-7..1e-6; a D = 200, P = 1000 relu source did not
+ * reach a gap of 1e-6 within 900 s (bench/RESULTS.md). */
 #ifndef AKT_CONVEX_H
 #define AKT_CONVEX_H
 

@@ -128,7 +128,7 @@ static void sweep_against_fresh(const char *yaml, const char *const *axes, size_
         CHECK(akt_sweep_point_spec(&grid, point, &point_spec, &err) == AKT_OK);
         CHECK(fresh_solve(&point_spec, &fresh) == AKT_OK);
         CHECK(same_rows(&swept, &fresh));
-        /* A reused source row is the kept one, seconds included (transfer.h). */
+        /* A reused source row is the kept one, seconds included (solve.h). */
         akt_source_cache_statistics(solver.sources, stats);
         if (stats->hits > before.hits) {
             bool found = false;
