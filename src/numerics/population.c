@@ -996,36 +996,47 @@ static int check_phase(const akt_population_phase *phase, akt_error *err)
     return AKT_OK;
 }
 
+/* Where the current state's pre-activations on a point set come from: h = r(t) base + state C
+ * (state S x P, C P x M). False when the state has no pre-activations there. */
+typedef struct {
+    const double *base, *C, *state;
+    size_t P;
+} state_source;
+
+static bool state_source_of(const akt_population *pop, akt_points points, state_source *src)
+{
+    if (pop->kind == STATE_SOURCE) {
+        *src = (state_source){pop->h0[points], pop->C1[points], pop->y_source,
+                              pop->rows[AKT_POINTS_SOURCE_TRAIN]};
+        return true;
+    }
+    if ((pop->kind == STATE_SCRATCH || pop->kind == STATE_JOINT) &&
+        (points == AKT_POINTS_TARGET_TRAIN || points == AKT_POINTS_TEST)) {
+        *src = (state_source){pop->kind == STATE_JOINT ? pop->hs[points] : pop->h0[points],
+                              pop->C2[points], pop->y_target, pop->rows[AKT_POINTS_TARGET_TRAIN]};
+        return true;
+    }
+    return false;
+}
+
 /* The pre-activations of the current state on a point set, into pop->Q (S x rows). */
 static int query_preactivations(akt_population *pop, akt_points points, akt_error *err)
 {
     size_t S = pop->S, M = pop->rows[points];
-    const double *base, *C, *state;
-    size_t P;
-    if (pop->kind == STATE_SOURCE) {
-        base = pop->h0[points];
-        C = pop->C1[points];
-        state = pop->y_source;
-        P = pop->rows[AKT_POINTS_SOURCE_TRAIN];
-    } else if ((pop->kind == STATE_SCRATCH || pop->kind == STATE_JOINT) &&
-               (points == AKT_POINTS_TARGET_TRAIN || points == AKT_POINTS_TEST)) {
-        base = pop->kind == STATE_JOINT ? pop->hs[points] : pop->h0[points];
-        C = pop->C2[points];
-        state = pop->y_target;
-        P = pop->rows[AKT_POINTS_TARGET_TRAIN];
-    } else if (pop->kind == STATE_INITIAL) {
+    state_source src;
+    if (!state_source_of(pop, points, &src)) {
+        if (pop->kind != STATE_INITIAL)
+            return akt_error_set(err, AKT_ERR_INPUT, "population: the %s state has no "
+                                 "predictions on that point set", state_name(pop->kind));
         memcpy(pop->Q, pop->h0[points], S * M * sizeof *pop->Q);
         return AKT_OK;
-    } else {
-        return akt_error_set(err, AKT_ERR_INPUT, "population: the %s state has no predictions "
-                             "on that point set", state_name(pop->kind));
     }
     if (M == 0)
         return AKT_OK;
     double r = base_factor(pop->lambda, pop->delta, pop->t);
-    memcpy(pop->Q, base, S * M * sizeof *pop->Q);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)S, (int)M, (int)P, 1.0, state,
-                (int)P, C, (int)M, r, pop->Q, (int)M);
+    memcpy(pop->Q, src.base, S * M * sizeof *pop->Q);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)S, (int)M, (int)src.P, 1.0,
+                src.state, (int)src.P, src.C, (int)M, r, pop->Q, (int)M);
     return AKT_OK;
 }
 
@@ -1341,30 +1352,18 @@ void akt_population_set_observer(akt_population *pop, akt_population_observer ob
 static int preactivation_block(const akt_population *pop, akt_points points, size_t first,
                                size_t count, double *out, size_t ld, akt_error *err)
 {
-    size_t M = pop->rows[points], P;
-    const double *base, *C, *state;
-    if (pop->kind == STATE_SOURCE) {
-        base = pop->h0[points];
-        C = pop->C1[points];
-        state = pop->y_source;
-        P = pop->rows[AKT_POINTS_SOURCE_TRAIN];
-    } else if ((pop->kind == STATE_SCRATCH || pop->kind == STATE_JOINT) &&
-               (points == AKT_POINTS_TARGET_TRAIN || points == AKT_POINTS_TEST)) {
-        base = pop->kind == STATE_JOINT ? pop->hs[points] : pop->h0[points];
-        C = pop->C2[points];
-        state = pop->y_target;
-        P = pop->rows[AKT_POINTS_TARGET_TRAIN];
-    } else {
+    size_t M = pop->rows[points];
+    state_source src;
+    if (!state_source_of(pop, points, &src))
         return akt_error_set(err, AKT_ERR_INPUT, "population: the %s state has no kernels on "
                              "that point set", state_name(pop->kind));
-    }
     if (M == 0)
         return AKT_OK;
     for (size_t i = 0; i < count; i++)
-        memcpy(out + i * ld, base + (first + i) * M, M * sizeof *out);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)count, (int)M, (int)P, 1.0,
-                state + first * P, (int)P, C, (int)M, base_factor(pop->lambda, pop->delta, pop->t),
-                out, (int)ld);
+        memcpy(out + i * ld, src.base + (first + i) * M, M * sizeof *out);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)count, (int)M, (int)src.P, 1.0,
+                src.state + first * src.P, (int)src.P, src.C, (int)M,
+                base_factor(pop->lambda, pop->delta, pop->t), out, (int)ld);
     return AKT_OK;
 }
 
