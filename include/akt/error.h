@@ -13,7 +13,8 @@ enum {
     AKT_ERR_NUMERIC = 1,     /* divergence, NaN/Inf, no convergence, singular system: exit 1 */
     AKT_ERR_INPUT = 2,       /* bad spec, data file, argument, or unsupported request: exit 2 */
     AKT_ERR_MEMORY = 3,      /* allocation failed: exit 1 */
-    AKT_ERR_IO = 4           /* could not write an output file: exit 1 */
+    AKT_ERR_IO = 4,          /* could not write an output file: exit 1 */
+    AKT_ERR_INTERRUPTED = 5  /* stopped by the caller (Ctrl-C): exit 130 */
 };
 
 #define AKT_ERROR_MESSAGE_SIZE 1024

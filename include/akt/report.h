@@ -46,6 +46,16 @@ int akt_report_compare_json(FILE *out, const akt_spec *spec, const akt_compariso
 
 /* A progress bar with elapsed time and ETA, redrawn in place on a terminal; nothing otherwise.
  * started is the monotonic time (seconds) the work began; done == total ends the line. */
+/* One phase's progress on a terminal line, rewritten in place: the regime, which replica, flow
+ * time t of horizon, accepted steps, the last step size and the estimated time left (NAN:
+ * unknown). The caller decides whether out is a terminal and how often to call. */
+void akt_report_phase_progress(FILE *out, akt_regime regime, size_t replica, size_t replicas,
+                               double t, double horizon, long steps, double step,
+                               double remaining);
+
+/* Clears the progress line. */
+void akt_report_progress_clear(FILE *out);
+
 void akt_report_progress(FILE *out, const char *label, size_t done, size_t total,
                          double started);
 

@@ -119,6 +119,12 @@ typedef int (*akt_solve_progress)(void *context, akt_regime regime, size_t repli
                                   akt_error *err);
 void akt_solver_set_progress(akt_solver *solver, akt_solve_progress progress, void *context);
 
+/* Replicas of a sampled method run in threads, each on its own method state: at most
+ * `threads` at once (0, the default: one per core; fewer where their states would not fit in
+ * memory; one while outputs are collected). Results do not depend on it: replicas are tallied
+ * in order. BLAS runs single-threaded while several replicas run. */
+void akt_solver_set_threads(akt_solver *solver, size_t threads);
+
 /* The method serving a regime (NULL if the regime is not wanted). */
 const akt_method_type *akt_solver_method(const akt_solver *solver, akt_regime regime);
 

@@ -300,3 +300,20 @@ void akt_report_progress(FILE *out, const char *label, size_t done, size_t total
         fputc('\n', out);
     fflush(out);
 }
+
+void akt_report_phase_progress(FILE *out, akt_regime regime, size_t replica, size_t replicas,
+                               double t, double horizon, long steps, double step,
+                               double remaining)
+{
+    char eta[16];
+    format_duration(eta, sizeof eta, remaining);
+    fprintf(out, "\r\033[K%-7s replica %zu/%zu  t %.4g / %.4g  steps %ld  dt %.2e  eta %s",
+            akt_regime_name(regime), replica + 1, replicas, t, horizon, steps, step, eta);
+    fflush(out);
+}
+
+void akt_report_progress_clear(FILE *out)
+{
+    fputs("\r\033[K", out);
+    fflush(out);
+}

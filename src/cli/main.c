@@ -3,6 +3,7 @@
  * It parses arguments, loads the spec and its data through the library, and prints through the
  * report module. Exit status: 0 success, 2 bad input (spec, data, arguments), 1 numerical
  * failure (DESIGN.md, Command line). Errors are one line on stderr. */
+#include <math.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -28,7 +29,7 @@
 
 static const char usage[] =
     "usage: akt                      solve the built-in quickstart problem\n"
-    "       akt solve SPEC [--json] [--set key=value ...]\n"
+    "       akt solve SPEC [--json] [--quiet] [--set key=value ...]   progress on a terminal\n"
     "       akt check SPEC [--set key=value ...]   validate, print with defaults filled\n"
     "       akt data SPEC --out DIR [--set key=value ...]   write the data a solve uses\n"
     "       akt train SPEC --width N [--seeds K] [--json] [--set ...]   finite-width networks\n"
@@ -47,6 +48,7 @@ typedef struct {
     const char *widths;
     const char *seeds;
     bool json;
+    bool quiet;              /* --quiet: no progress on stderr */
     const char **overrides;
     size_t override_count;
 } arguments;
@@ -93,6 +95,8 @@ static int parse_arguments(int argc, char **argv, arguments *args)
         const char *value;
         if (strcmp(argv[i], "--json") == 0) {
             args->json = true;
+        } else if (strcmp(argv[i], "--quiet") == 0) {
+            args->quiet = true;
         } else if ((value = option_value(argc, argv, &i, "--set"))) {
             if (!*value || !strchr(value, '='))
                 return bad_arguments("--set expects key=value, got ", *value ? value : "nothing");
@@ -186,6 +190,67 @@ static int write_outputs(const akt_outputs *outputs)
     return 0;
 }
 
+static double monotonic_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* ---- akt solve: progress on a terminal, and Ctrl-C -------------------------------------------- */
+
+/* Set by SIGINT; the next progress call of the solve stops it (DESIGN.md, Decisions:
+ * Interrupt). */
+static volatile sig_atomic_t interrupted;
+
+static void note_interrupt(int signal_number)
+{
+    (void)signal_number;
+    interrupted = 1;
+}
+
+/* Progress is shown at most this often (seconds): a terminal line, not a log. */
+#define PROGRESS_INTERVAL 0.25
+
+typedef struct {
+    bool show;               /* stderr is a terminal and --quiet is not given */
+    bool shown;              /* a line is on the terminal */
+    double printed;          /* when the line was last written */
+    double phase_started;
+    akt_regime regime;
+    size_t replica;
+    double last_t;
+} solve_progress;
+
+static int on_solve_step(void *context, akt_regime regime, size_t replica, size_t replicas,
+                         double t, double horizon, long steps, akt_error *err)
+{
+    if (interrupted)
+        return akt_error_set(err, AKT_ERR_INTERRUPTED, "interrupted (Ctrl-C) at t = %g of %g", t,
+                             horizon);
+    solve_progress *p = context;
+    if (!p->show)
+        return AKT_OK;
+    double now = monotonic_seconds();
+    if (regime != p->regime || replica != p->replica || t < p->last_t) {
+        p->regime = regime;
+        p->replica = replica;
+        p->phase_started = now;
+        p->last_t = 0.0;
+    }
+    double step = t - p->last_t;
+    p->last_t = t;
+    if (now - p->printed < PROGRESS_INTERVAL)
+        return AKT_OK;
+    p->printed = now;
+    double elapsed = now - p->phase_started;
+    double remaining = t > 0 && horizon > t ? elapsed * (horizon - t) / t : NAN;
+    akt_report_phase_progress(stderr, regime, replica, replicas, t, horizon, steps, step,
+                              remaining);
+    p->shown = true;
+    return AKT_OK;
+}
+
 static int command_solve(const arguments *args, const akt_spec *spec, const akt_data *data)
 {
     akt_error err = {0};
@@ -197,10 +262,20 @@ static int command_solve(const arguments *args, const akt_spec *spec, const akt_
     memset(&solution, 0, sizeof solution);
     akt_solver *solver = akt_solver_alloc(spec, data, &err);
     int status = solver ? AKT_OK : err.status;
+    solve_progress progress = {.show = !args->quiet && isatty(fileno(stderr))};
     if (solver) {
+        struct sigaction action, previous;
+        memset(&action, 0, sizeof action);
+        action.sa_handler = note_interrupt;
+        sigemptyset(&action.sa_mask);
+        sigaction(SIGINT, &action, &previous);
         akt_solver_set_outputs(solver, outputs);
+        akt_solver_set_progress(solver, on_solve_step, &progress);
         status = akt_solver_run(solver, &solution, &err);
         akt_solver_free(solver);
+        sigaction(SIGINT, &previous, NULL);
+        if (progress.shown)
+            akt_report_progress_clear(stderr);
     }
     int code = 0;
     /* Bad input prints nothing; a numerical failure prints what was reached (DESIGN.md,
@@ -260,13 +335,6 @@ typedef struct {
     const char *label;
     double started;
 } progress_state;
-
-static double monotonic_seconds(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static void show_progress(void *context, size_t done, size_t total)
 {

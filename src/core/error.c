@@ -53,6 +53,7 @@ int akt_error_exit_code(int status)
     switch (status) {
     case AKT_OK: return 0;
     case AKT_ERR_INPUT: return 2;
+    case AKT_ERR_INTERRUPTED: return 130;
     default: return 1;
     }
 }

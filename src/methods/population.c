@@ -38,6 +38,7 @@ typedef struct {
     bool recording;
     double recorded;                 /* time of the phase's last row */
     double horizon;
+    long steps;                      /* accepted steps of the phase that runs */
 } population_state;
 
 static akt_population_phase make_phase(const akt_spec *spec, double gamma, double weight_decay,
@@ -87,7 +88,8 @@ static int observe_step(void *context, double t, akt_population *pop, akt_error 
 {
     (void)pop;
     population_state *p = context;
-    int status = method_step(p->observer, p->regime, p->replica, t, p->horizon, 0, err);
+    p->steps++;
+    int status = method_step(p->observer, p->regime, p->replica, t, p->horizon, p->steps, err);
     if (status == AKT_OK && p->recording && akt_trajectory_clock_due(&p->clock, t))
         status = record_row(p, t, err);
     return status;
@@ -106,6 +108,7 @@ static int record_begin(population_state *p, akt_regime regime, size_t replica,
     p->horizon = phase->time == AKT_TIME_CONVERGE ? phase->max_time : phase->time;
     p->recording = method_wants_trajectory(p->observer, regime);
     p->recorded = 0.0;
+    p->steps = 0;
     if (p->observer)
         akt_population_set_observer(p->pop, observe_step, p);
     if (!p->recording)

@@ -10,8 +10,12 @@
 #include "akt/solve.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <cblas.h>
 
 #include "akt/exact.h"
 #include "akt/output.h"
@@ -21,6 +25,8 @@
 
 /* Rounds of neuron growth for solver.target_mc_error; the memory check decides the rest. */
 #define MC_GROWTH_ROUNDS 4
+/* Replicas running at once, at most (the machine's cores decide below that). */
+#define AKT_MAX_THREADS 64
 
 struct akt_solver {
     const akt_spec *spec;
@@ -32,6 +38,7 @@ struct akt_solver {
     akt_solve_progress progress;
     void *progress_context;
     const void *settings;            /* the method's own settings (akt_solver_alloc_method) */
+    size_t threads;                  /* replicas at once; 0: one per core */
 };
 
 /* ---- the plan ------------------------------------------------------------------------------ */
@@ -142,6 +149,11 @@ void akt_solver_set_progress(akt_solver *solver, akt_solve_progress progress, vo
     solver->progress_context = context;
 }
 
+void akt_solver_set_threads(akt_solver *solver, size_t threads)
+{
+    solver->threads = threads < AKT_MAX_THREADS ? threads : AKT_MAX_THREADS;
+}
+
 const akt_method_type *akt_solver_method(const akt_solver *solver, akt_regime regime)
 {
     return solver->wanted[regime] ? solver->methods[regime] : NULL;
@@ -154,6 +166,7 @@ typedef struct {
     bool record[AKT_REGIME_COUNT];   /* the regimes whose outputs this family hands over */
     akt_solve_progress progress;
     void *progress_context;
+    pthread_mutex_t progress_lock;   /* replicas in threads report progress one at a time */
     size_t replicas;
 } observation;
 
@@ -194,7 +207,11 @@ static int observe_step(void *context, akt_regime regime, size_t replica, double
                         double horizon, long steps, akt_error *err)
 {
     observation *o = context;
-    return o->progress(o->progress_context, regime, replica, o->replicas, t, horizon, steps, err);
+    pthread_mutex_lock(&o->progress_lock);
+    int status = o->progress(o->progress_context, regime, replica, o->replicas, t, horizon, steps,
+                             err);
+    pthread_mutex_unlock(&o->progress_lock);
+    return status;
 }
 
 /* The observer of one family's run: NULL when nothing watches (the methods then skip every
@@ -220,9 +237,33 @@ static const akt_observer *make_observer(const akt_solver *solver, const bool wa
         observer->wants_trajectory = observe_wants_trajectory;
         observer->add_losses = observe_add_losses;
     }
-    if (solver->progress)
+    if (solver->progress) {
+        pthread_mutex_init(&o->progress_lock, NULL);
         observer->step = observe_step;
+    }
     return observer;
+}
+
+static void observation_end(observation *o, const akt_observer *observer)
+{
+    if (observer && observer->step)
+        pthread_mutex_destroy(&o->progress_lock);
+}
+
+/* ---- BLAS threads while replicas run in threads ----------------------------------------------- */
+
+/* Sets OpenBLAS to one thread and returns the count it had. */
+static int akt_blas_threads_single(void)
+{
+    int before = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    return before;
+}
+
+static void akt_blas_threads_restore(int threads)
+{
+    if (threads > 0)
+        openblas_set_num_threads(threads);
 }
 
 /* ---- per-replica tallies and the averaged result ------------------------------------------ */
@@ -371,19 +412,32 @@ static kept_source *kept_source_alloc(const akt_method_type *method, size_t repl
     return k;
 }
 
-/* What one family run shares: the method, its state, the tallies, the cache's part. */
+/* What one replica reached: each regime's result as the method filled it, how long it took,
+ * and where it stopped. The replicas are tallied in order afterwards, so the averages do not
+ * depend on which thread ran which replica. */
+typedef struct {
+    akt_result results[AKT_REGIME_COUNT];
+    bool done[AKT_REGIME_COUNT];     /* the regime finished */
+    double seconds[AKT_REGIME_COUNT];
+    int status;
+    akt_regime failed;
+    akt_error err;
+    double kept_gib;
+} replica_outcome;
+
+/* What one family run shares: the method, the replicas' outcomes, the cache's part. */
 typedef struct {
     const akt_solver *solver;
     const akt_spec *spec;
     const akt_method_type *method;
     const bool *wanted;
-    void *state;
     size_t replicas;
+    replica_outcome *outcomes;
     regime_tally tally[AKT_REGIME_COUNT];
     const kept_source *restore;      /* a kept source to start from, or NULL */
     akt_result restored_row;         /* its source row */
     kept_source *keep;               /* where this run's sources go, or NULL */
-    double kept_gib;
+    const akt_observer *observer;    /* the methods' hooks, or NULL */
 } family_run;
 
 /* The cache's part before a family runs: a kept source to reuse, or room to keep this one.
@@ -412,49 +466,161 @@ static void consult_cache(family_run *run)
         run->keep = kept_source_alloc(method, run->replicas);
 }
 
-/* The source phase of one replica: restored from the cache, or run (and copied for the cache). */
-static int replica_source(family_run *run, size_t replica, akt_error *err)
+/* One regime of one replica into its outcome; the source is restored from the cache instead
+ * when one is kept (then nothing is tallied for it: its row is the kept one). */
+static int replica_regime(const family_run *run, void *state, size_t replica, akt_regime regime,
+                          replica_outcome *out)
 {
     const akt_method_type *method = run->method;
-    if (run->restore)
-        return method->restore_source(run->state, replica, run->restore->states[replica], err);
-    akt_result result;
-    regime_tally *t = &run->tally[AKT_REGIME_SOURCE];
-    double start = akt_now_seconds();
-    t->attempted = true;
-    int status = run_regime(method, run->state, replica, AKT_REGIME_SOURCE, run->spec,
-                            run->solver->data, &result, err);
-    if (status == AKT_OK && run->keep) {
-        double gib = 0.0;
-        run->keep->states[replica] = method->keep_source(run->state, replica, &gib);
-        run->kept_gib += gib;
+    /* Every regime starts with a word to the progress hook, so an interrupt is seen between
+     * phases even of methods without time steps. */
+    const akt_observer *o = run->observer;
+    if (o && o->step) {
+        double time = regime == AKT_REGIME_SOURCE ? run->spec->source.time : run->spec->target.time;
+        double horizon = time == AKT_TIME_CONVERGE ? run->spec->solver.max_time : time;
+        int status = o->step(o->context, regime, replica, 0.0, horizon, 0, &out->err);
+        if (status != AKT_OK)
+            return status;
     }
-    if (status == AKT_OK)
-        tally_add(t, &result);
-    t->seconds += akt_now_seconds() - start;
+    if (regime == AKT_REGIME_SOURCE && run->restore)
+        return method->restore_source(state, replica, run->restore->states[replica],
+                                      &out->err);
+    double start = akt_now_seconds();
+    int status = run_regime(method, state, replica, regime, run->spec, run->solver->data,
+                            &out->results[regime], &out->err);
+    out->seconds[regime] = akt_now_seconds() - start;
+    out->done[regime] = status == AKT_OK;
+    if (status == AKT_OK && regime == AKT_REGIME_SOURCE && run->keep)
+        run->keep->states[replica] = method->keep_source(state, replica, &out->kept_gib);
     return status;
 }
 
-/* Every wanted regime of one replica, the source first. */
-static int run_replica(family_run *run, size_t replica, akt_regime *failed, akt_error *err)
+/* Every wanted regime of one replica, the source first; stops at the first failure. */
+static void run_replica(const family_run *run, void *state, size_t replica)
 {
-    *failed = AKT_REGIME_SOURCE;
-    int status = run->wanted[AKT_REGIME_SOURCE] ? replica_source(run, replica, err) : AKT_OK;
-    for (int r = AKT_REGIME_SCRATCH; status == AKT_OK && r < AKT_REGIME_COUNT; r++) {
+    replica_outcome *out = &run->outcomes[replica];
+    for (int r = 0; r < AKT_REGIME_COUNT; r++) {
         if (!run->wanted[r])
             continue;
-        *failed = (akt_regime)r;
-        regime_tally *t = &run->tally[r];
-        akt_result result;
-        double start = akt_now_seconds();
-        t->attempted = true;
-        status = run_regime(run->method, run->state, replica, (akt_regime)r, run->spec,
-                            run->solver->data, &result, err);
-        if (status == AKT_OK)
-            tally_add(t, &result);
-        t->seconds += akt_now_seconds() - start;
+        out->status = replica_regime(run, state, replica, (akt_regime)r, out);
+        if (out->status != AKT_OK) {
+            out->failed = (akt_regime)r;
+            return;
+        }
     }
+}
+
+/* One worker: replicas first, first + stride, ... on its own method state, until one fails
+ * (a failure ends the family, so later replicas would not be reported anyway). */
+typedef struct {
+    const family_run *run;
+    void *state;
+    size_t first, stride;
+} worker;
+
+static void *work(void *argument)
+{
+    worker *w = argument;
+    for (size_t r = w->first; r < w->run->replicas; r += w->stride) {
+        run_replica(w->run, w->state, r);
+        if (w->run->outcomes[r].status != AKT_OK)
+            break;
+    }
+    return NULL;
+}
+
+/* How many replicas run at once: one per core, at most one per replica, one when outputs are
+ * collected (their kernel averages depend on the order estimates arrive), and no more states
+ * than fit in memory beside each other. */
+static size_t worker_count(const akt_solver *solver, const akt_spec *spec,
+                           const akt_method_type *method, size_t replicas)
+{
+    size_t wanted = solver->threads;
+    if (wanted == 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        wanted = cores > 0 ? (size_t)cores : 1;
+    }
+    if (wanted > replicas)
+        wanted = replicas;
+    if (solver->outputs || !(method->flags & AKT_METHOD_SAMPLED))
+        wanted = 1;
+    double physical = akt_resources_physical_gib();
+    double state_gib = akt_resources_estimate_gib(spec, solver->data, method, 0);
+    while (wanted > 1 && physical > 0.0 &&
+           !((double)wanted * state_gib <= AKT_RESOURCES_MEMORY_SHARE * physical))
+        wanted--;
+    return wanted;
+}
+
+/* Runs the replicas on `workers` threads (the calling thread is the first), each with its own
+ * method state. BLAS runs single-threaded meanwhile: the replicas already fill the cores. */
+static int run_workers(family_run *run, const akt_method_problem *problem, size_t workers,
+                       akt_error *err)
+{
+    worker pool[AKT_MAX_THREADS];
+    pthread_t threads[AKT_MAX_THREADS];
+    size_t started = 0, allocated = 0;
+    int status = AKT_OK;
+    for (; allocated < workers; allocated++) {
+        pool[allocated] = (worker){run, run->method->alloc(problem, err), allocated, workers};
+        if (!pool[allocated].state) {
+            status = err ? err->status : AKT_ERR_MEMORY;
+            break;
+        }
+    }
+    int blas_threads = workers > 1 ? akt_blas_threads_single() : 0;
+    for (size_t w = 1; status == AKT_OK && w < workers; w++) {
+        if (pthread_create(&threads[w], NULL, work, &pool[w]) != 0)
+            break; /* the remaining replicas run on the threads already started */
+        started = w;
+    }
+    if (status == AKT_OK) {
+        pool[0].stride = started + 1;
+        for (size_t w = 1; w <= started; w++)
+            pool[w].stride = started + 1;
+        work(&pool[0]);
+    }
+    for (size_t w = 1; w <= started; w++)
+        pthread_join(threads[w], NULL);
+    if (workers > 1)
+        akt_blas_threads_restore(blas_threads);
+    for (size_t w = 0; w < allocated; w++)
+        run->method->free(pool[w].state);
     return status;
+}
+
+/* Tallies the outcomes in replica order up to the first failure, as a serial run reaches
+ * them; returns that failure's status with its message. */
+static int tally_outcomes(family_run *run, akt_error *err)
+{
+    for (size_t r = 0; r < run->replicas; r++) {
+        replica_outcome *out = &run->outcomes[r];
+        for (int k = 0; k < AKT_REGIME_COUNT; k++) {
+            if (!run->wanted[k] || (k == AKT_REGIME_SOURCE && run->restore))
+                continue;
+            regime_tally *t = &run->tally[k];
+            if (out->done[k]) {
+                t->attempted = true;
+                tally_add(t, &out->results[k]);
+                t->seconds += out->seconds[k];
+            }
+        }
+        if (out->status == AKT_OK)
+            continue;
+        run->tally[out->failed].failed = true;
+        run->tally[out->failed].attempted = true;
+        run->tally[out->failed].seconds += out->seconds[out->failed];
+        if (err) {
+            *err = out->err;
+            if (run->method->flags & AKT_METHOD_SAMPLED)
+                akt_error_prefix(err, "regime %s, replica %zu: ", akt_regime_name(out->failed),
+                                 r);
+            else
+                akt_error_prefix(err, "regime %s: ", akt_regime_name(out->failed));
+        }
+        return out->status;
+    }
+    return AKT_OK;
 }
 
 static void start_tallies(family_run *run, double *store)
@@ -487,20 +653,22 @@ static void collect_results(const family_run *run, akt_solution *solution)
 }
 
 /* Hands a complete set of new sources to the cache (or drops it). */
-static void finish_cache(family_run *run, const akt_solution *solution, int status)
+static void finish_cache(family_run *run, const akt_solution *solution)
 {
     kept_source *keep = run->keep;
     run->keep = NULL;
     if (!keep)
         return;
-    bool complete = status == AKT_OK || run->tally[AKT_REGIME_SOURCE].done == run->replicas;
     const akt_result *source = akt_solution_find(solution, AKT_REGIME_SOURCE);
-    complete = complete && source && source->converged;
-    for (size_t r = 0; complete && r < keep->replicas; r++)
+    bool complete = source && source->converged;
+    double gib = 0.0;
+    for (size_t r = 0; complete && r < keep->replicas; r++) {
         complete = keep->states[r] != NULL;
+        gib += run->outcomes[r].kept_gib;
+    }
     if (complete)
         akt_source_cache_keep(run->solver->cache, run->spec, run->solver->data, run->method,
-                              source, keep, kept_source_free, run->kept_gib);
+                              source, keep, kept_source_free, gib);
     else
         kept_source_free(keep);
 }
@@ -515,39 +683,31 @@ static int run_family(const akt_solver *solver, const akt_spec *spec,
     if (run.replicas < 1)
         return akt_error_set(err, AKT_ERR_INPUT, "solver.replicas: need at least 1");
     double *store = malloc(2 * AKT_REGIME_COUNT * run.replicas * sizeof *store);
-    if (!store)
+    run.outcomes = calloc(run.replicas, sizeof *run.outcomes);
+    if (!store || !run.outcomes) {
+        free(store);
+        free(run.outcomes);
         return akt_out_of_memory(err, "the results");
+    }
     start_tallies(&run, store);
     akt_outputs_clear(solver->outputs, wanted);
     consult_cache(&run);
 
+    size_t workers = worker_count(solver, spec, method, run.replicas);
     observation o;
     akt_observer observer_storage;
     akt_method_problem problem = {spec, solver->data, wanted,
                                   make_observer(solver, wanted, run.replicas, &o,
                                                 &observer_storage),
                                   solver->settings};
-    int status = AKT_OK;
-    run.state = method->alloc(&problem, err);
-    if (!run.state)
-        status = err ? err->status : AKT_ERR_MEMORY;
-    for (size_t replica = 0; status == AKT_OK && replica < run.replicas; replica++) {
-        akt_regime failed;
-        status = run_replica(&run, replica, &failed, err);
-        if (status != AKT_OK) {
-            run.tally[failed].failed = true;
-            run.tally[failed].attempted = true;
-            if (method->flags & AKT_METHOD_SAMPLED)
-                akt_error_prefix(err, "regime %s, replica %zu: ", akt_regime_name(failed),
-                                 replica);
-            else
-                akt_error_prefix(err, "regime %s: ", akt_regime_name(failed));
-        }
-    }
+    run.observer = problem.observer;
+    int status = run_workers(&run, &problem, workers, err);
+    if (status == AKT_OK)
+        status = tally_outcomes(&run, err);
     collect_results(&run, solution);
-    finish_cache(&run, solution, status);
-    if (run.state)
-        method->free(run.state);
+    finish_cache(&run, solution);
+    observation_end(&o, problem.observer);
+    free(run.outcomes);
     free(store);
     return status;
 }
