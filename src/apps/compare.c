@@ -16,6 +16,7 @@
 
 #include "akt/finite.h"
 #include "akt/resources.h"
+#include "core/parallel.h"
 #include "core/util.h"
 
 #define DEFAULT_EULER_TOLERANCE 1e-3
@@ -102,28 +103,86 @@ static double largest_bias(const akt_solution *solution)
     return worst;
 }
 
+/* One network run of a width: a seed at a step (stability target, automatic dt), into its own
+ * slot, so that runs can go in threads and be combined in order. */
+typedef struct {
+    long seed;
+    double stability;
+    akt_solution solution;
+    int status;
+    akt_error err;
+} network_job;
+
+typedef struct {
+    const akt_spec *spec;
+    const akt_data *data;
+    long width;
+    network_job *jobs;
+} job_batch;
+
+static void run_network_job(void *context, size_t i)
+{
+    job_batch *batch = context;
+    network_job *job = &batch->jobs[i];
+    akt_finite_options run = {.dt = 0.0, .stability = job->stability, .euler_bias = false};
+    job->err = (akt_error){0};
+    job->status = akt_finite_transfer_options(batch->spec, batch->data, NULL, batch->width,
+                                              job->seed, &run, &job->solution, &job->err);
+}
+
+/* Runs the jobs on the machine's cores, the longest first (the queue hands them out in order). */
+static void run_jobs(const akt_spec *spec, const akt_data *data, long width, network_job *jobs,
+                     size_t count)
+{
+    job_batch batch = {spec, data, width, jobs};
+    akt_parallel_for(count, 0, run_network_job, &batch);
+}
+
+/* Seed 0's Euler bias from its run at the step (coarse) and at half of it (fine): each regime's
+ * residual is the relative change of its test loss. */
+static double euler_bias(akt_solution *coarse, const akt_solution *fine)
+{
+    for (size_t k = 0; k < coarse->count; k++)
+        coarse->results[k].residual = akt_relative_change(coarse->results[k].test_loss,
+                                                          fine->results[k].test_loss);
+    return largest_bias(coarse);
+}
+
 /* Seed 0 at successively smaller steps until halving the step moves every test loss by less
- * than the tolerance. Each try runs the protocol at the step and at half of it; the accepted
- * try's coarse run is seed 0's result. */
-static int choose_step(const akt_spec *spec, const akt_data *data, long width,
-                       const akt_compare_options *options, akt_solution *seed_zero,
-                       double *stability, double *bias, bool *met, akt_error *err)
+ * than the tolerance; the accepted try's coarse run is seed 0's result. The first try runs the
+ * other seeds at the same step beside it (most widths accept the first step), so that all the
+ * width's runs share the cores; *others_done says whether they were. */
+static int choose_step(const akt_spec *spec, const akt_data *data, long width, long seeds,
+                       const akt_compare_options *options, network_job *jobs, double *stability,
+                       double *bias, bool *met, bool *others_done, akt_error *err)
 {
     double tolerance = option_or(options ? options->euler_tolerance : 0,
                                  DEFAULT_EULER_TOLERANCE);
     int refinements = options && options->max_refinements > 0 ? options->max_refinements
                                                               : DEFAULT_MAX_REFINEMENTS;
-    akt_finite_options run = {.dt = 0.0, .stability = FIRST_STABILITY, .euler_bias = true};
+    /* jobs[0]: seed 0 at half the step (twice the steps: first in the queue), jobs[1]: seed 0,
+     * jobs[1 + s]: seed s. */
+    double step = FIRST_STABILITY;
     for (int attempt = 0;; attempt++) {
-        int status = akt_finite_transfer_options(spec, data, NULL, width, 0, &run, seed_zero, err);
-        if (status != AKT_OK)
-            return status;
-        *bias = largest_bias(seed_zero);
-        *stability = run.stability;
+        size_t count = attempt == 0 ? (size_t)seeds + 1 : 2;
+        jobs[0] = (network_job){.seed = 0, .stability = 0.5 * step};
+        for (size_t j = 1; j < count; j++)
+            jobs[j] = (network_job){.seed = (long)j - 1, .stability = step};
+        run_jobs(spec, data, width, jobs, count);
+        for (size_t j = 0; j < 2; j++)
+            if (jobs[j].status != AKT_OK) {
+                *err = jobs[j].err;
+                if (j == 0)
+                    akt_error_prefix(err, "Euler bias estimate (dt halved): ");
+                return jobs[j].status;
+            }
+        *bias = euler_bias(&jobs[1].solution, &jobs[0].solution);
+        *stability = step;
         *met = *bias <= tolerance;
+        *others_done = attempt == 0;
         if (*met || attempt == refinements)
             return AKT_OK;
-        run.stability *= 0.5;
+        step *= 0.5;
     }
 }
 
@@ -162,37 +221,49 @@ static int train_width(const akt_spec *spec, const akt_data *data, long width, l
                        akt_width_result *results, size_t *count, akt_error *err)
 {
     double started = akt_now_seconds();
-    akt_solution solution;
+    network_job *jobs = calloc((size_t)seeds + 1, sizeof *jobs);
+    if (!jobs)
+        return akt_out_of_memory(err, "the network runs");
     double stability = FIRST_STABILITY, bias = NAN;
-    bool met = false;
-    int status = choose_step(spec, data, width, options, &solution, &stability, &bias, &met, err);
-    if (status != AKT_OK)
+    bool met = false, others_done = false;
+    int status = choose_step(spec, data, width, seeds, options, jobs, &stability, &bias, &met,
+                             &others_done, err);
+    if (status != AKT_OK) {
+        free(jobs);
         return akt_error_prefix(err, "width %ld, seed 0: ", width);
+    }
+    report_progress(options, done_before + 1, total);
+    /* The other seeds at the chosen step, unless they ran beside seed 0's first try. */
+    if (!others_done && seeds > 1) {
+        for (long seed = 1; seed < seeds; seed++)
+            jobs[1 + seed] = (network_job){.seed = seed, .stability = stability};
+        run_jobs(spec, data, width, jobs + 2, (size_t)seeds - 1);
+    }
     regime_sums sums[AKT_REGIME_COUNT];
     memset(sums, 0, sizeof sums);
-    add_seed(sums, &solution);
-    akt_result first[AKT_REGIME_COUNT];
-    size_t regimes = solution.count;
-    memcpy(first, solution.results, regimes * sizeof *first);
-    report_progress(options, done_before + 1, total);
-
-    akt_finite_options run = {.dt = 0.0, .stability = stability, .euler_bias = false};
-    for (long seed = 1; seed < seeds; seed++) {
-        status = akt_finite_transfer_options(spec, data, NULL, width, seed, &run, &solution, err);
-        if (status != AKT_OK)
+    for (long seed = 0; seed < seeds; seed++) {
+        network_job *job = &jobs[1 + seed];
+        if (job->status != AKT_OK) {
+            *err = job->err;
+            free(jobs);
             return akt_error_prefix(err, "width %ld, seed %ld: ", width, seed);
-        add_seed(sums, &solution);
-        report_progress(options, done_before + (size_t)seed + 1, total);
+        }
+        add_seed(sums, &job->solution);
+        if (seed > 0)
+            report_progress(options, done_before + (size_t)seed + 1, total);
     }
+    const akt_solution *first = &jobs[1].solution;
+    size_t regimes = first->count;
     double seconds = akt_now_seconds() - started;
     for (size_t k = 0; k < regimes; k++) {
-        summarise(&results[k], &first[k], &sums[k], width, seeds);
-        results[k].euler_bias = first[k].residual;
+        summarise(&results[k], &first->results[k], &sums[k], width, seeds);
+        results[k].euler_bias = first->results[k].residual;
         results[k].stability = stability;
         results[k].step_converged = met;
         results[k].seconds = seconds;
     }
     *count = regimes;
+    free(jobs);
     return AKT_OK;
 }
 

@@ -13,13 +13,11 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-#include <cblas.h>
 
 #include "akt/exact.h"
 #include "akt/output.h"
 #include "akt/resources.h"
+#include "core/parallel.h"
 #include "core/util.h"
 #include "solve/source_cache.h"
 
@@ -248,22 +246,6 @@ static void observation_end(observation *o, const akt_observer *observer)
 {
     if (observer && observer->step)
         pthread_mutex_destroy(&o->progress_lock);
-}
-
-/* ---- BLAS threads while replicas run in threads ----------------------------------------------- */
-
-/* Sets OpenBLAS to one thread and returns the count it had. */
-static int akt_blas_threads_single(void)
-{
-    int before = openblas_get_num_threads();
-    openblas_set_num_threads(1);
-    return before;
-}
-
-static void akt_blas_threads_restore(int threads)
-{
-    if (threads > 0)
-        openblas_set_num_threads(threads);
 }
 
 /* ---- per-replica tallies and the averaged result ------------------------------------------ */
@@ -535,11 +517,7 @@ static void *work(void *argument)
 static size_t worker_count(const akt_solver *solver, const akt_spec *spec,
                            const akt_method_type *method, size_t replicas)
 {
-    size_t wanted = solver->threads;
-    if (wanted == 0) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        wanted = cores > 0 ? (size_t)cores : 1;
-    }
+    size_t wanted = solver->threads ? solver->threads : akt_cores();
     if (wanted > replicas)
         wanted = replicas;
     if (solver->outputs || !(method->flags & AKT_METHOD_SAMPLED))
@@ -552,14 +530,18 @@ static size_t worker_count(const akt_solver *solver, const akt_spec *spec,
     return wanted;
 }
 
-/* Runs the replicas on `workers` threads (the calling thread is the first), each with its own
- * method state. BLAS runs single-threaded meanwhile: the replicas already fill the cores. */
+static void work_job(void *context, size_t i)
+{
+    work(&((worker *)context)[i]);
+}
+
+/* Runs the replicas on `workers` threads (the calling thread among them), each worker on its
+ * own method state, taking every workers-th replica. */
 static int run_workers(family_run *run, const akt_method_problem *problem, size_t workers,
                        akt_error *err)
 {
     worker pool[AKT_MAX_THREADS];
-    pthread_t threads[AKT_MAX_THREADS];
-    size_t started = 0, allocated = 0;
+    size_t allocated = 0;
     int status = AKT_OK;
     for (; allocated < workers; allocated++) {
         pool[allocated] = (worker){run, run->method->alloc(problem, err), allocated, workers};
@@ -568,22 +550,8 @@ static int run_workers(family_run *run, const akt_method_problem *problem, size_
             break;
         }
     }
-    int blas_threads = workers > 1 ? akt_blas_threads_single() : 0;
-    for (size_t w = 1; status == AKT_OK && w < workers; w++) {
-        if (pthread_create(&threads[w], NULL, work, &pool[w]) != 0)
-            break; /* the remaining replicas run on the threads already started */
-        started = w;
-    }
-    if (status == AKT_OK) {
-        pool[0].stride = started + 1;
-        for (size_t w = 1; w <= started; w++)
-            pool[w].stride = started + 1;
-        work(&pool[0]);
-    }
-    for (size_t w = 1; w <= started; w++)
-        pthread_join(threads[w], NULL);
-    if (workers > 1)
-        akt_blas_threads_restore(blas_threads);
+    if (status == AKT_OK)
+        akt_parallel_for(workers, workers, work_job, pool);
     for (size_t w = 0; w < allocated; w++)
         run->method->free(pool[w].state);
     return status;
