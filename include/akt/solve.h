@@ -119,6 +119,12 @@ typedef int (*akt_solve_progress)(void *context, akt_regime regime, size_t repli
                                   akt_error *err);
 void akt_solver_set_progress(akt_solver *solver, akt_solve_progress progress, void *context);
 
+/* The caller's own hooks (method.h: kernels, loss trajectories, progress; e.g. a language
+ * binding that returns kernels as arrays). When set they replace the outputs' and the progress
+ * callback's, and replicas run one at a time (the hooks are called from the solving thread
+ * only). observer must outlive the runs; NULL clears it. */
+void akt_solver_set_observer(akt_solver *solver, const akt_observer *observer);
+
 /* Replicas of a sampled method run in threads, each on its own method state: at most
  * `threads` at once (0, the default: one per core; fewer where their states would not fit in
  * memory; one while outputs are collected). Results do not depend on it: replicas are tallied

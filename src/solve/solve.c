@@ -37,6 +37,7 @@ struct akt_solver {
     void *progress_context;
     const void *settings;            /* the method's own settings (akt_solver_alloc_method) */
     size_t threads;                  /* replicas at once; 0: one per core */
+    const akt_observer *observer;    /* the caller's own hooks (akt_solver_set_observer) */
 };
 
 /* ---- the plan ------------------------------------------------------------------------------ */
@@ -147,6 +148,11 @@ void akt_solver_set_progress(akt_solver *solver, akt_solve_progress progress, vo
     solver->progress_context = context;
 }
 
+void akt_solver_set_observer(akt_solver *solver, const akt_observer *observer)
+{
+    solver->observer = observer;
+}
+
 void akt_solver_set_threads(akt_solver *solver, size_t threads)
 {
     solver->threads = threads < AKT_MAX_THREADS ? threads : AKT_MAX_THREADS;
@@ -217,6 +223,9 @@ static int observe_step(void *context, akt_regime regime, size_t replica, double
 static const akt_observer *make_observer(const akt_solver *solver, const bool wanted[],
                                          size_t replicas, observation *o, akt_observer *observer)
 {
+    memset(o, 0, sizeof *o);
+    if (solver->observer)
+        return solver->observer;
     if (!solver->outputs && !solver->progress)
         return NULL;
     memset(o, 0, sizeof *o);
@@ -244,7 +253,7 @@ static const akt_observer *make_observer(const akt_solver *solver, const bool wa
 
 static void observation_end(observation *o, const akt_observer *observer)
 {
-    if (observer && observer->step)
+    if (observer && observer->context == o && observer->step)
         pthread_mutex_destroy(&o->progress_lock);
 }
 
@@ -520,7 +529,7 @@ static size_t worker_count(const akt_solver *solver, const akt_spec *spec,
     size_t wanted = solver->threads ? solver->threads : akt_cores();
     if (wanted > replicas)
         wanted = replicas;
-    if (solver->outputs || !(method->flags & AKT_METHOD_SAMPLED))
+    if (solver->outputs || solver->observer || !(method->flags & AKT_METHOD_SAMPLED))
         wanted = 1;
     double physical = akt_resources_physical_gib();
     double state_gib = akt_resources_estimate_gib(spec, solver->data, method, 0);
