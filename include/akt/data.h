@@ -46,8 +46,15 @@ void akt_data_free(akt_data *data);
  * failure leaves no partial file. */
 int akt_data_write_csv(const akt_data *data, const char *directory, akt_error *err);
 
+/* The largest CSV file akt reads: 2 GiB (the whole Fashion-MNIST training set, 60000 x 784,
+ * written by akt data at 17 significant digits is about 1 GB). A longer file, or a stream that
+ * goes on past it, is refused naming the limit. */
+#define AKT_CSV_MAX_BYTES ((size_t)2 << 30)
+
 /* Reads a numeric CSV file (no header, comma separated, rectangular). *values is malloc'd
- * rows x cols row-major. Errors name file:line:column. */
+ * rows x cols row-major. Errors name file:line:column; a NUL byte is an error at its position
+ * (CSV is text), and a file over AKT_CSV_MAX_BYTES is refused before it is parsed (a regular
+ * file) or as soon as the limit is passed (a pipe or device). */
 int akt_csv_read(const char *path, double **values, size_t *rows, size_t *cols, akt_error *err);
 
 /* Reads a gzipped IDX file (ubyte images idx3 or labels idx1). *values is malloc'd, count items

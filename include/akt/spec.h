@@ -94,14 +94,28 @@ typedef struct akt_spec {
 /* The YAML text of the built-in quickstart problem (equal to problems/quickstart.yaml). */
 extern const char akt_spec_quickstart_yaml[];
 
+/* The largest spec akt reads: 16 MiB. A longer file is refused (AKT_ERR_INPUT, naming the limit)
+ * after reading at most this many bytes plus one, so that a device or an endless stream given as a
+ * spec (akt solve /dev/zero) ends at once instead of filling memory. */
+#define AKT_SPEC_MAX_BYTES ((size_t)16 << 20)
+
 /* Parses the YAML file at path, applies the overrides ("dotted.key=value", in order), fills
- * defaults and validates. On failure *spec is left empty (safe to free). */
+ * defaults and validates. On failure *spec is left empty (safe to free). The file is read with
+ * its length (akt_spec_load_text): a NUL byte anywhere in it is an error naming path:line:column
+ * of the byte, never the end of the spec; an empty file is the all-defaults spec. */
 int akt_spec_load(akt_spec *spec, const char *path, const char *const *overrides,
                   size_t override_count, akt_error *err);
 
 /* The same from a YAML string; name is used in error messages and directory for relative paths. */
 int akt_spec_load_string(akt_spec *spec, const char *yaml, const char *name, const char *directory,
                          const char *const *overrides, size_t override_count, akt_error *err);
+
+/* The same from the `length` bytes at text (which need not end in NUL): a NUL byte among them is
+ * AKT_ERR_INPUT "name:line:column: NUL byte ...", and more than AKT_SPEC_MAX_BYTES is refused.
+ * akt_spec_load reads its file and comes here, and so do the fuzz harnesses. */
+int akt_spec_load_text(akt_spec *spec, const char *text, size_t length, const char *name,
+                       const char *directory, const char *const *overrides, size_t override_count,
+                       akt_error *err);
 
 /* Checks ranges and cross-key rules (liblinear's check_parameter): AKT_OK or AKT_ERR_INPUT
  * with a message naming the key. akt_spec_load calls it. */

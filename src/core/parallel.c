@@ -5,7 +5,7 @@
 #include <stdatomic.h>
 #include <unistd.h>
 
-#include <cblas.h>
+#include "core/threads.h"
 
 /* Threads at most, whatever the machine says. */
 #define PARALLEL_MAX_THREADS 64
@@ -45,8 +45,7 @@ void akt_parallel_for(size_t count, size_t threads, void (*job)(void *context, s
         take_jobs(&queue);
         return;
     }
-    int blas_threads = openblas_get_num_threads();
-    openblas_set_num_threads(1);
+    akt_blas_threads_parallel_begin();
     pthread_t started[PARALLEL_MAX_THREADS];
     size_t running = 0;
     for (size_t t = 1; t < threads; t++)
@@ -55,5 +54,5 @@ void akt_parallel_for(size_t count, size_t threads, void (*job)(void *context, s
     take_jobs(&queue);
     for (size_t t = 0; t < running; t++)
         pthread_join(started[t], NULL);
-    openblas_set_num_threads(blas_threads);
+    akt_blas_threads_parallel_end();
 }

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,21 +111,85 @@ static int is_blank(const char *text)
     return text[skip_blanks(text, 0)] == '\0';
 }
 
+/* Reads one line (without its \n) into *text, counting every byte in *total. Returns 1 for a
+ * line, 0 at the end of the file, -1 out of memory, -2 past AKT_CSV_MAX_BYTES. A NUL byte ends
+ * the read with *nul set to its 1-based column (getline would hand it on inside the line and
+ * strlen would stop there; CSV is text, so it is an error at its position). */
+static int read_line(FILE *file, char **text, size_t *capacity, size_t *length, size_t *total, size_t *nul)
+{
+    size_t n = 0;
+    int c = EOF, result = 1;
+    *nul = 0;
+    flockfile(file);
+    while ((c = getc_unlocked(file)) != EOF && c != '\n') {
+        if (++*total > AKT_CSV_MAX_BYTES) {
+            result = -2;
+            break;
+        }
+        if (c == '\0') {
+            *nul = n + 1;
+            break;
+        }
+        if (n + 1 >= *capacity) {
+            size_t grown_capacity = *capacity ? 2 * *capacity : 256;
+            char *grown = realloc(*text, grown_capacity);
+            if (!grown) {
+                result = -1;
+                break;
+            }
+            *text = grown;
+            *capacity = grown_capacity;
+        }
+        (*text)[n++] = (char)c;
+    }
+    funlockfile(file);
+    if (result == 1 && c == '\n' && ++*total > AKT_CSV_MAX_BYTES)
+        result = -2;
+    if (result == 1 && c == EOF && n == 0 && !*nul)
+        return 0;
+    if (result == 1 && !*text) { /* an empty line before any allocation */
+        *text = malloc(256);
+        if (!*text)
+            return -1;
+        *capacity = 256;
+    }
+    if (result == 1)
+        (*text)[n] = '\0';
+    *length = n;
+    return result;
+}
+
+static int too_large(const char *path, akt_error *err)
+{
+    return akt_error_set(err, AKT_ERR_INPUT, "%s: larger than %zu GiB, the limit for a CSV file", path,
+                         AKT_CSV_MAX_BYTES >> 30);
+}
+
 static int read_lines(FILE *file, csv_table *table, size_t *rows, akt_error *err)
 {
     char *text = NULL;
-    size_t size = 0, line = 0, first_blank = 0;
-    ssize_t length;
-    int status = AKT_OK;
+    size_t capacity = 0, total = 0, line = 0, first_blank = 0, length = 0, nul = 0;
+    int status = AKT_OK, got;
     errno = 0;
-    while (!status && (length = getline(&text, &size, file)) >= 0) {
+    while (!status && (got = read_line(file, &text, &capacity, &length, &total, &nul)) != 0) {
         line++;
-        while (length > 0 && (text[length - 1] == '\n' || text[length - 1] == '\r'))
-            text[--length] = '\0';
-        if (strlen(text) != (size_t)length) {
+        if (got == -1) {
+            status = akt_error_set(err, AKT_ERR_MEMORY, "%s:%zu: out of memory reading the line", table->path,
+                                   line);
+            break;
+        }
+        if (got == -2) {
+            status = too_large(table->path, err);
+            break;
+        }
+        if (nul) {
             status = akt_error_set(err, AKT_ERR_INPUT, "%s:%zu:%zu: NUL byte in a text file", table->path,
-                                   line, strlen(text) + 1);
-        } else if (is_blank(text)) {
+                                   line, nul);
+            break;
+        }
+        while (length > 0 && text[length - 1] == '\r')
+            text[--length] = '\0';
+        if (is_blank(text)) {
             if (!first_blank)
                 first_blank = line; /* blank lines are allowed only at the end */
         } else if (first_blank) {
@@ -150,6 +215,11 @@ int akt_csv_read(const char *path, double **values, size_t *rows, size_t *cols, 
     FILE *file = fopen(path, "r");
     if (!file)
         return akt_error_set(err, AKT_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
+    struct stat info;
+    if (fstat(fileno(file), &info) == 0 && S_ISREG(info.st_mode) && (uintmax_t)info.st_size > AKT_CSV_MAX_BYTES) {
+        fclose(file);
+        return too_large(path, err);
+    }
     csv_table table = {path, NULL, 0, 0, 0};
     size_t count = 0;
     int status = read_lines(file, &table, &count, err);

@@ -29,6 +29,7 @@
 
 #include "akt/activation.h"
 #include "akt/exact.h"
+#include "core/threads.h"
 #include "core/util.h"
 
 /* Rows of the query set processed at once by predict/kernel: bounds their memory at
@@ -492,6 +493,8 @@ int akt_network_train(akt_network *net, const akt_finite_problem *problem, doubl
     if ((status = workspace_alloc(&ws, net, problem->P, err)))
         return status;
     data_gram(problem, net->dim, ws.C);
+    /* BLAS threads for the step's N x D x P products (core/threads.h) */
+    akt_blas_threads_for(2.0 * (double)net->width * (double)net->dim * (double)problem->P);
     step_rule rule = make_step_rule(stepping);
     double t = 0.0;
     long remaining = rule.automatic ? 1 : steps_to_go(T, rule.dt);
@@ -520,6 +523,7 @@ int akt_network_train(akt_network *net, const akt_finite_problem *problem, doubl
     if (!status && (!akt_all_finite(net->z, net->width) ||
                     !akt_all_finite(net->W, net->width * net->dim)))
         status = akt_error_set(err, AKT_ERR_NUMERIC, "non-finite network weights at t = %g", T);
+    akt_blas_threads_reset();
     workspace_free(&ws);
     return status;
 }

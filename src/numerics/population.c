@@ -51,6 +51,7 @@
 #include "akt/exact.h"
 #include "core/util.h"
 #include "numerics/anderson.h"
+#include "core/threads.h"
 
 
 /* One evaluation of the flow at a state (see evaluate). */
@@ -921,9 +922,12 @@ done:
 static int run_phase(akt_population *pop, flow_context *c, double *y,
                      const akt_population_phase *phase, akt_population_run *run, akt_error *err)
 {
-    if (phase->time == AKT_TIME_CONVERGE)
-        return converge_accelerated(pop, c, y, phase, run, err);
-    return integrate(pop, c, y, phase, NULL, run, err);
+    /* BLAS threads for the step's S x P x P products (core/threads.h) */
+    akt_blas_threads_for(2.0 * (double)pop->S * (double)c->P * (double)c->P);
+    int status = phase->time == AKT_TIME_CONVERGE ? converge_accelerated(pop, c, y, phase, run, err)
+                                                  : integrate(pop, c, y, phase, NULL, run, err);
+    akt_blas_threads_reset();
+    return status;
 }
 
 /* Forward Euler with a fixed step dt on the same flow (akt_population_run_euler): what a
@@ -936,11 +940,14 @@ static int integrate_euler(akt_population *pop, const flow_context *c, double *y
     long steps = (long)ceil(time / dt - 1e-9);
     flow_eval *e = &pop->evals[0];
     memset(run, 0, sizeof *run);
+    akt_blas_threads_for(2.0 * (double)S * (double)P * (double)P);
     for (long k = 0; k < steps; k++) {
         double h = k + 1 == steps ? t_end - pop->t : dt;
-        if (!evaluate(pop, c, y, pop->t, e))
+        if (!evaluate(pop, c, y, pop->t, e)) {
+            akt_blas_threads_reset();
             return akt_error_set(err, AKT_ERR_NUMERIC, "%s phase at t = %.6g: predictions on the "
                                  "training points became NaN/Inf", state_name(pop->kind), pop->t);
+        }
         for (size_t i = 0; i < S; i++) {
             double *ci = y + i * P, dot = 0.0;
             const double *Wi = e->W + i * P, *Fi = e->F + i * P;
@@ -953,6 +960,7 @@ static int integrate_euler(akt_population *pop, const flow_context *c, double *y
         pop->t += h;
         run->steps++;
     }
+    akt_blas_threads_reset();
     pop->t = t_end;
     run->time = time;
     run->converged = true;

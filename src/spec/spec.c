@@ -530,7 +530,34 @@ int akt_spec_load_string(akt_spec *spec, const char *yaml, const char *name, con
     return status;
 }
 
-static char *read_file(const char *path, akt_error *err)
+/* Refuses a text that is not a spec by its bytes alone: longer than AKT_SPEC_MAX_BYTES, or
+ * holding a NUL byte (libyaml and every C string would stop there and silently drop the rest).
+ * The NUL's position is counted as libyaml counts marks: lines from 1, broken by \n, \r\n or a
+ * lone \r; columns from 1 in characters (UTF-8 continuation bytes do not count). */
+static int check_text(const char *text, size_t length, const char *name, akt_error *err)
+{
+    if (length > AKT_SPEC_MAX_BYTES)
+        return akt_error_set(err, AKT_ERR_INPUT, "%s: larger than %zu MiB, the limit for a spec (is it a "
+                             "spec?)", name, AKT_SPEC_MAX_BYTES >> 20);
+    const char *nul = memchr(text, '\0', length);
+    if (!nul)
+        return AKT_OK;
+    size_t line = 1, column = 1;
+    for (const char *c = text; c < nul; c++) {
+        if (*c == '\n' || (*c == '\r' && c + 1 < nul && c[1] != '\n')) {
+            line++;
+            column = 1;
+        } else if (*c != '\r' && ((unsigned char)*c & 0xC0) != 0x80) {
+            column++;
+        }
+    }
+    return akt_error_set(err, AKT_ERR_INPUT, "%s:%zu:%zu: NUL byte in the spec (a spec is YAML text)", name,
+                         line, column);
+}
+
+/* Reads at most AKT_SPEC_MAX_BYTES + 1 bytes of the file (one more than allowed, so that
+ * check_text can tell a file at the limit from a longer one) into a NUL-terminated buffer. */
+static char *read_file(const char *path, size_t *length, akt_error *err)
 {
     FILE *file = fopen(path, "rb");
     if (!file) {
@@ -538,10 +565,15 @@ static char *read_file(const char *path, akt_error *err)
         return NULL;
     }
     size_t size = 0, capacity = 4096;
+    const size_t most = AKT_SPEC_MAX_BYTES + 1;
     char *text = malloc(capacity);
     while (text) {
-        size += fread(text + size, 1, capacity - size - 1, file);
-        if (size + 1 < capacity)
+        size_t want = capacity - size - 1;
+        if (want > most - size)
+            want = most - size;
+        size_t got = fread(text + size, 1, want, file);
+        size += got;
+        if (got < want || size == most)
             break;
         char *grown = realloc(text, capacity *= 2);
         if (!grown)
@@ -560,23 +592,49 @@ static char *read_file(const char *path, akt_error *err)
         return NULL;
     }
     text[size] = '\0';
+    *length = size;
     return text;
+}
+
+int akt_spec_load_text(akt_spec *spec, const char *text, size_t length, const char *name,
+                       const char *directory, const char *const *overrides, size_t override_count,
+                       akt_error *err)
+{
+    memset(spec, 0, sizeof *spec);
+    const char *label = name ? name : "<string>";
+    int status = check_text(text, length, label, err);
+    if (status != AKT_OK)
+        return status;
+    char *copy = malloc(length + 1);
+    if (!copy)
+        return akt_out_of_memory(err, "the spec");
+    memcpy(copy, text, length);
+    copy[length] = '\0';
+    status = akt_spec_load_string(spec, copy, name, directory, overrides, override_count, err);
+    free(copy);
+    return status;
 }
 
 int akt_spec_load(akt_spec *spec, const char *path, const char *const *overrides,
                   size_t override_count, akt_error *err)
 {
     memset(spec, 0, sizeof *spec);
-    char *text = read_file(path, err);
+    size_t length = 0;
+    char *text = read_file(path, &length, err);
     if (!text)
         return err ? err->status : AKT_ERR_INPUT;
+    int status = check_text(text, length, path, err);
+    if (status != AKT_OK) {
+        free(text);
+        return status;
+    }
     char directory[4096];
     const char *slash = strrchr(path, '/');
     if (!slash)
         snprintf(directory, sizeof directory, ".");
     else
         snprintf(directory, sizeof directory, "%.*s", slash == path ? 1 : (int)(slash - path), path);
-    int status = akt_spec_load_string(spec, text, path, directory, overrides, override_count, err);
+    status = akt_spec_load_string(spec, text, path, directory, overrides, override_count, err);
     free(text);
     return status;
 }

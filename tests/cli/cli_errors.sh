@@ -137,6 +137,53 @@ solver: {method: lazy}
 Y
 expect 2 "tanh" solve "$work/tanh.yaml"
 
+# issue 17: a spec is read with its length. A NUL byte is an error at its line:column, never the
+# end of the spec (here it would silently drop the linear network and solve a relu one).
+printf 'seed: 7\0\nnetwork: {activation: linear}\n' >"$work/nul_middle.yaml"
+expect 2 "nul_middle\.yaml:1:8: NUL byte" check "$work/nul_middle.yaml"
+expect 2 "nul_middle\.yaml:1:8: NUL byte" solve "$work/nul_middle.yaml"
+printf 'seed: 7\nsource: {gamma: 1}\n  \0' >"$work/nul_late.yaml"
+expect 2 "nul_late\.yaml:3:3: NUL byte" check "$work/nul_late.yaml"
+# a file that starts with a NUL byte (any binary file) is not the empty, all-defaults spec
+printf '\0seed: 7\n' >"$work/nul_first.yaml"
+expect 2 "nul_first\.yaml:1:1: NUL byte" solve "$work/nul_first.yaml"
+# a device or an endless stream stops at the 16 MiB limit, at once (the timeout is the check)
+checks=$((checks + 1))
+start=$(date +%s)
+timeout 20 "$akt" solve /dev/zero >"$work/out" 2>"$work/err"
+status=$?
+if [ "$status" -ne 2 ] || ! grep -q "^akt: /dev/zero: larger than 16 MiB, the limit for a spec" "$work/err" \
+    || [ -s "$work/out" ] || [ $(( $(date +%s) - start )) -gt 10 ]; then
+    failures=$((failures + 1))
+    echo "FAIL: akt solve /dev/zero -> status $status after $(( $(date +%s) - start )) s: $(head -n 1 "$work/err")"
+fi
+checks=$((checks + 1))
+timeout 20 "$akt" check <(yes 'seed: 7') >"$work/out" 2>"$work/err"
+status=$?
+if [ "$status" -ne 2 ] || ! grep -q "larger than 16 MiB" "$work/err" || [ -s "$work/out" ]; then
+    failures=$((failures + 1))
+    echo "FAIL: akt check on an endless stream -> status $status: $(head -n 1 "$work/err")"
+fi
+# exactly 16 MiB of YAML (a comment) is still read: the limit refuses only what is over it
+checks=$((checks + 1))
+{ printf '#'; head -c $((16 * 1024 * 1024 - 2)) /dev/zero | tr '\0' ' '; printf '\n'; } >"$work/limit.yaml"
+if [ "$(wc -c <"$work/limit.yaml")" -ne $((16 * 1024 * 1024)) ] || ! "$akt" check "$work/limit.yaml" >"$work/out" 2>"$work/err"; then
+    failures=$((failures + 1))
+    echo "FAIL: a 16 MiB spec was refused: $(head -n 1 "$work/err")"
+fi
+printf ' ' >>"$work/limit.yaml"
+expect 2 "limit\.yaml: larger than 16 MiB" check "$work/limit.yaml"
+# the empty spec stays valid: every default, and akt check prints the template (itself a spec
+# that checks to the same text)
+checks=$((checks + 1))
+: >"$work/empty.yaml"
+if ! "$akt" check "$work/empty.yaml" >"$work/template.yaml" 2>"$work/err" || ! grep -q "^seed: " "$work/template.yaml" \
+    || ! "$akt" check "$work/template.yaml" >"$work/again.yaml" 2>>"$work/err" \
+    || ! cmp -s "$work/template.yaml" "$work/again.yaml"; then
+    failures=$((failures + 1))
+    echo "FAIL: the empty spec: $(head -n 1 "$work/err")"
+fi
+
 # bad input leaves no output directory behind
 expect 2 "alignment\.yaml" data "$work/alignment.yaml" --out "$work/never"
 checks=$((checks + 1))

@@ -244,6 +244,52 @@ static void test_read_errors(void)
     free(values);
 }
 
+/* Issue 17: a CSV file is read with its length. A NUL byte is an error at its line:column (it
+ * used to end the line for strlen), and a file over AKT_CSV_MAX_BYTES is refused, a stream as
+ * soon as it passes the limit. */
+static void expect_bytes_error(const char *name, const char *bytes, size_t size, const char *where,
+                               const char *words)
+{
+    const char *path = temp_path(name);
+    FILE *file = fopen(path, "wb");
+    CHECK(file && fwrite(bytes, 1, size, file) == size && fclose(file) == 0);
+    double sentinel, *values = &sentinel;
+    size_t rows, cols;
+    akt_error err = {0};
+    char expected[600];
+    snprintf(expected, sizeof expected, "%s%s", path, where);
+    CHECK(akt_csv_read(path, &values, &rows, &cols, &err) == AKT_ERR_INPUT && values == NULL);
+    int named = strstr(err.message, expected) != NULL && strstr(err.message, words) != NULL;
+    CHECK(named);
+    if (!named)
+        fprintf(stderr, "  %s: got \"%s\", wanted \"%s\" and \"%s\"\n", name, err.message, expected, words);
+}
+
+static void test_read_nul_and_size(void)
+{
+    expect_bytes_error("nul_middle.csv", "1,2\n3,4\0\n5,6\n", 13, ":2:4:", "NUL byte");
+    expect_bytes_error("nul_field.csv", "1,2\n3,\0" "4\n", 9, ":2:3:", "NUL byte");
+    expect_bytes_error("nul_first.csv", "\0" "1,2\n", 5, ":1:1:", "NUL byte");
+    expect_bytes_error("nul_last_line.csv", "1,2\n\0", 5, ":2:1:", "NUL byte");
+    /* A device: /dev/zero is refused at its first byte, at once. */
+    double *values = NULL;
+    size_t rows, cols;
+    akt_error err = {0};
+    CHECK(akt_csv_read("/dev/zero", &values, &rows, &cols, &err) == AKT_ERR_INPUT && values == NULL);
+    CHECK(strstr(err.message, "/dev/zero:1:1: NUL byte") != NULL);
+    /* A regular file one byte over the limit (sparse, so nothing is written) is refused by its size,
+     * before a byte is parsed; one at the limit is read (here: its NUL bytes are found). */
+    const char *big = temp_path("big.csv");
+    FILE *file = fopen(big, "wb");
+    CHECK(file != NULL && ftruncate(fileno(file), (off_t)AKT_CSV_MAX_BYTES + 1) == 0 && fclose(file) == 0);
+    CHECK(akt_csv_read(big, &values, &rows, &cols, &err) == AKT_ERR_INPUT && values == NULL);
+    CHECK(strstr(err.message, big) && strstr(err.message, "larger than 2 GiB, the limit for a CSV file"));
+    CHECK(truncate(big, (off_t)AKT_CSV_MAX_BYTES) == 0);
+    CHECK(akt_csv_read(big, &values, &rows, &cols, &err) == AKT_ERR_INPUT && values == NULL);
+    CHECK(strstr(err.message, ":1:1: NUL byte") != NULL);
+    unlink(big);
+}
+
 static void test_task_errors(void)
 {
     const char *dir = temp_path("bad_task");
@@ -364,6 +410,7 @@ int main(void)
     test_round_trip();
     test_csv_task();
     test_read_errors();
+    test_read_nul_and_size();
     test_task_errors();
     test_write_errors();
     test_reference_problem();

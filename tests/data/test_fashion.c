@@ -295,6 +295,8 @@ static void expect_idx_error(const char *path, const char *words)
 
 static void test_broken_files(void)
 {
+    /* issue 17: an endless stream is refused at once (its first 4 bytes are no IDX magic) */
+    expect_idx_error("/dev/zero", "wrong magic number");
     const char *truncated_labels = temp_path("train-labels-idx1-ubyte.gz");
     write_truncated("train-labels-idx1-ubyte.gz", truncated_labels);
     expect_idx_error(truncated_labels, "truncated");

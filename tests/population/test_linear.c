@@ -147,7 +147,9 @@ static void sample_exact(akt_spec *spec, const akt_data *data, akt_readout_init 
     free(M0);
 }
 
-/* Part 2: the source phase against the Gaussian closure. */
+/* Part 2: the source phase against the Gaussian closure. Only the source regime is solved: it
+ * is the only one asserted (see the top of the file), and the three target regimes at S = 4096
+ * x 4 replicas were most of this test's time (issue 17: the default test run on 2 cores). */
 static void infinite_width(akt_spec *spec, const akt_data *data)
 {
     spec->target.readout_init = AKT_READOUT_ZERO;
@@ -157,15 +159,20 @@ static void infinite_width(akt_spec *spec, const akt_data *data)
      * an output error of 5e-4 per unit time moves it by 3e-3 relative) */
     spec->solver.step_tolerance = 1e-6;
     losses exact = exact_losses(spec, data, NULL);
+    bool wanted[AKT_REGIME_COUNT] = {true, false, false, false};
     akt_solution solution;
-    const akt_result *r = solve(spec, data, &solution);
+    akt_error err = {0, ""};
+    int status = population_transfer(spec, data, wanted, &solution, &err);
+    if (status != AKT_OK)
+        fprintf(stderr, "population: %s\n", err.message);
+    CHECK(status == AKT_OK);
+    CHECK(solution.count >= 1 && solution.results[0].regime == AKT_REGIME_SOURCE);
+    if (status != AKT_OK || solution.count < 1)
+        return;
+    const akt_result *r = solution.results;
     printf("infinite width: source population %.7f +- %.2e, closure %.7f (rel %.2e)\n",
            r[0].test_loss, r[0].mc_error, exact.source,
            fabs(r[0].test_loss - exact.source) / exact.source);
-    for (int i = 1; i < 4; i++)
-        printf("  (not asserted) %-8s population %.6f +- %.2e, closure %.6f\n",
-               akt_regime_name(r[i].regime), r[i].test_loss, r[i].mc_error,
-               i == 1 ? exact.scratch : i == 2 ? exact.readout : exact.joint);
     CHECK_ABSOLUTE(r[0].test_loss, exact.source, 4.0 * r[0].mc_error);
     CHECK_RELATIVE(r[0].test_loss, exact.source, 1e-3);
 }
