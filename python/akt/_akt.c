@@ -703,22 +703,25 @@ static PyObject *py_data(PyObject *self, PyObject *args, PyObject *kwargs)
 
 /* ---- train, compare -------------------------------------------------------------------------- */
 
-static PyObject *width_dict(const akt_width_result *w)
+/* A width's record as akt train --json has it (with the regime) or as an entry of akt compare
+ * --json's "widths" (without it, with the gap to the theory). */
+static PyObject *width_dict(const akt_width_result *w, const akt_result *theory)
 {
     PyObject *d = PyDict_New();
     if (!d)
         return NULL;
-    if (put(d, "regime", PyUnicode_FromString(akt_regime_name(w->regime))) ||
+    if ((!theory && put(d, "regime", PyUnicode_FromString(akt_regime_name(w->regime)))) ||
         put(d, "width", PyLong_FromLong(w->width)) ||
-        put(d, "seeds", PyLong_FromLong(w->seeds)) ||
         put(d, "test_loss_mean", number(w->test_loss_mean)) ||
         put(d, "test_loss_sd", number(w->test_loss_sd)) ||
         put(d, "test_loss_se", number(w->test_loss_se)) ||
+        put(d, "seeds", PyLong_FromLong(w->seeds)) ||
         put(d, "train_loss_mean", number(w->train_loss_mean)) ||
         put(d, "euler_bias", number(w->euler_bias)) ||
-        put(d, "stability", number(w->stability)) ||
+        put(d, "step_stability", number(w->stability)) ||
         put(d, "step_converged", PyBool_FromLong(w->step_converged)) ||
-        put(d, "seconds", number(w->seconds))) {
+        put(d, "seconds", number(w->seconds)) ||
+        (theory && put(d, "gap", number(w->test_loss_mean - theory->test_loss)))) {
         Py_DECREF(d);
         return NULL;
     }
@@ -753,7 +756,7 @@ static PyObject *py_train(PyObject *self, PyObject *args, PyObject *kwargs)
             raise_akt(&err);
         else if ((out = PyList_New((Py_ssize_t)count)))
             for (size_t i = 0; i < count; i++) {
-                PyObject *d = width_dict(&results[i]);
+                PyObject *d = width_dict(&results[i], NULL);
                 if (!d) {
                     Py_CLEAR(out);
                     break;
@@ -766,28 +769,27 @@ static PyObject *py_train(PyObject *self, PyObject *args, PyObject *kwargs)
     return out;
 }
 
-static PyObject *comparison_dict(const akt_comparison *c, size_t i)
+/* A regime of akt compare --json: the theory's result fields (no transfer benefit), "widths"
+ * and "fit". */
+static PyObject *comparison_dict(const akt_regime_comparison *r)
 {
-    const akt_regime_comparison *r = &c->regimes[i];
-    akt_solution theory = {.count = 0};
-    for (size_t k = 0; k < c->count; k++)
-        theory.results[theory.count++] = c->regimes[k].theory;
-    PyObject *d = PyDict_New(), *widths = PyList_New(0);
-    int failed = !d || !widths;
+    akt_solution none = {.count = 0};       /* no scratch: transfer_benefit null, as the CLI */
+    PyObject *d = result_dict(&none, &r->theory), *widths = PyList_New(0), *fit = PyDict_New();
+    int failed = !d || !widths || !fit;
     for (size_t k = 0; !failed && k < r->width_count; k++) {
-        PyObject *w = width_dict(&r->widths[k]);
+        PyObject *w = width_dict(&r->widths[k], &r->theory);
         failed = !w || PyList_Append(widths, w) < 0;
         Py_XDECREF(w);
     }
     if (!failed)
-        failed = put(d, "regime", PyUnicode_FromString(akt_regime_name(r->regime))) ||
-                 put(d, "theory", result_dict(&theory, &theory.results[i])) ||
+        failed = put(fit, "slope", number(r->slope)) ||
+                 put(fit, "intercept", number(r->intercept)) ||
+                 put(fit, "intercept_error", number(r->intercept_error)) ||
+                 put(fit, "compatible", PyBool_FromLong(r->compatible)) ||
                  PyDict_SetItemString(d, "widths", widths) < 0 ||
-                 put(d, "slope", number(r->slope)) ||
-                 put(d, "intercept", number(r->intercept)) ||
-                 put(d, "intercept_error", number(r->intercept_error)) ||
-                 put(d, "compatible", PyBool_FromLong(r->compatible));
+                 PyDict_SetItemString(d, "fit", fit) < 0;
     Py_XDECREF(widths);
+    Py_XDECREF(fit);
     if (failed) {
         Py_XDECREF(d);
         return NULL;
@@ -836,7 +838,7 @@ static PyObject *py_compare(PyObject *self, PyObject *args, PyObject *kwargs)
             raise_akt(&err);
         else if ((out = PyList_New((Py_ssize_t)comparison->count)))
             for (size_t i = 0; i < comparison->count; i++) {
-                PyObject *d = comparison_dict(comparison, i);
+                PyObject *d = comparison_dict(&comparison->regimes[i]);
                 if (!d) {
                     Py_CLEAR(out);
                     break;
