@@ -232,14 +232,16 @@ def data(spec=None, set=None, **overrides):
 
 
 def train(spec=None, width=256, seeds=1, set=None, **overrides):
-    """Finite-width networks (`akt train`): one record per regime with the seed mean, sd and
-    standard error of the test loss, the Euler bias and the step bound."""
+    """Finite-width networks (`akt train`): one record per regime, as in `akt train --json`:
+    the seed mean, sd and standard error of the test loss, the Euler bias and the step bound."""
     return _akt.train(*_args(spec, set, overrides), width=int(width), seeds=int(seeds))
 
 
 def compare(spec=None, widths=(256, 1024, 4096), seeds=4, set=None, **overrides):
-    """The theory next to networks of each width (`akt compare`): one record per regime with
-    "theory" (a result's fields), "widths" (train records), the 1/N fit and its verdict."""
+    """The theory next to networks of each width (`akt compare`): one record per regime, as
+    in `akt compare --json`: the theory's result fields, "widths" (each width's seed mean, sd,
+    standard error, Euler bias and gap to the theory) and "fit" (the 1/N extrapolation:
+    slope, intercept, intercept_error, compatible)."""
     return _akt.compare(*_args(spec, set, overrides), widths=[int(w) for w in widths],
                         seeds=int(seeds))
 

@@ -48,10 +48,10 @@ def leak_check(solves, margin):
         every_path(i, splits)
     gc.collect()
     grown, objects = rss_bytes() - before, sys.getallocatedblocks() - blocks
-    # one leaked copy of the data would be about 170 kB a solve, one leaked result dict a
-    # dozen Python blocks
+    # one leaked copy of the data would be about 170 kB a solve; one leaked Python object a
+    # call is `solves` blocks (pytest itself keeps a dozen or so)
     assert grown < margin, f"RSS grew by {grown} bytes over {solves} solves"
-    assert objects < solves // 10, f"{objects} more Python blocks after {solves} solves"
+    assert objects < 50, f"{objects} more Python blocks after {solves} solves"
 
 
 def test_no_leak_over_100_solves():
