@@ -88,6 +88,8 @@ def _overrides(set, overrides):
             continue
         if isinstance(group, str):
             group = [group]
+        if not isinstance(group, Mapping) and any("=" not in a for a in group):
+            raise InputError(f"set: expected 'key=value' strings, got {list(group)!r}")
         pairs = group.items() if isinstance(group, Mapping) else (a.split("=", 1) for a in group)
         for key, value in pairs:
             items.append(f"{key}={value if isinstance(value, str) else _yaml(value)}")
@@ -200,7 +202,7 @@ def solve(spec=None, set=None, *, data=None, kernels=None, trajectory=False, pro
     solve. A numerical failure raises NumericError whose .solution holds what was reached."""
     if kernels is True:
         kernels = ["target"]
-    elif kernels is False:
+    elif kernels is False or (kernels is not None and len(kernels) == 0):
         kernels = None
     elif isinstance(kernels, str):
         kernels = [kernels]
