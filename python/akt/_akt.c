@@ -539,6 +539,13 @@ static PyObject *py_solve(PyObject *self, PyObject *args, PyObject *kwargs)
     akt_spec spec;
     if (load_spec(&source, &spec) < 0)
         return NULL;
+    if (spec.output.kernels || spec.output.trajectory) {
+        PyErr_Format(InputError, "%s: akt.solve returns kernels and trajectories as arrays "
+                     "(kernels=, trajectory=), not files; remove the key",
+                     spec.output.kernels ? "output.kernels" : "output.trajectory");
+        akt_spec_free(&spec);
+        return NULL;
+    }
     akt_data data;
     int loaded = arrays == Py_None ? load_data(&spec, &data) : data_from_arrays(&data, arrays);
     if (loaded < 0) {

@@ -39,6 +39,11 @@ def test_missing_file_and_unserved_request():
         akt.solve(QUICKSTART, **{"network.activation": "relu"})
 
 
+def test_output_files_are_arrays_in_python():
+    with pytest.raises(akt.InputError, match=r"output\.trajectory: .*trajectory="):
+        akt.solve(QUICKSTART, **{"output.trajectory": "t.csv"})
+
+
 def test_numeric_failure_keeps_what_was_reached():
     with pytest.raises(akt.NumericError, match="min_step") as e:
         akt.solve(QUICKSTART, **QUICK_REDUCED, **{"solver.min_step": 1})
