@@ -281,19 +281,21 @@ def _read_table(path):
         return [{k: _csv_value(k, v) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
-def sweep(spec=None, axes=None, out=None, set=None, **overrides):
+def sweep(spec=None, axes=None, out=None, set=None, *, progress=None, **overrides):
     """The grid of the spec's sweep block and axes ({key: [values]} or {key: "linspace(a, b,
     n)"}), solved as `akt sweep` does: one row per point and regime. With out= (a .csv or
     .jsonl path) the command line's resumable file is written (rerunning resumes it) and the
     rows are read back from it. Returns a pandas DataFrame when pandas is installed, a list of
-    dicts otherwise."""
+    dicts otherwise. progress(done, total) is called after each point; Ctrl-C stops the sweep
+    after the point in flight (with out=, the finished points stay in the file and a rerun
+    resumes)."""
     items = _overrides(set, overrides)
     items += [_axis(k, v) for k, v in (axes or {}).items()]
     text, is_path, name, directory = _source(spec)
     out_path = None if out is None else os.fspath(out)
-    lines = _akt.sweep(text, is_path, name, directory, items, out=out_path)
+    points = _akt.sweep(text, is_path, name, directory, items, out=out_path, progress=progress)
     rows = _read_table(out_path) if out_path is not None else \
-        [json.loads(line) for line in lines.splitlines() if line.strip()]
+        [json.loads(line) for text in points for line in text.splitlines() if line.strip()]
     try:
         import pandas
     except ImportError:

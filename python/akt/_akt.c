@@ -861,50 +861,85 @@ static PyObject *py_compare(PyObject *self, PyObject *args, PyObject *kwargs)
 
 /* ---- sweep ----------------------------------------------------------------------------------- */
 
-/* Runs the grid of the spec's sweep block (overrides may add axes as "sweep.key=[...]"). With
- * out (a .csv or .jsonl path) the CLI's resumable file is written and None returned (the caller
- * reads the file); without, the rows as JSON lines text. */
+/* Solves the grid point by point as akt_sweep_run's serial loop does (the same sweep solver:
+ * data and source phases reused; a numerical failure recorded with converged false), with the
+ * GIL released during each point and, between points, pending signals (Ctrl-C) and the
+ * caller's progress(done, total). With out (a .csv or .jsonl path) the points go to the CLI's
+ * resumable file (points already there are skipped) and None is returned (the caller reads the
+ * file); without, a list of each point's rows as JSON lines text. */
 static PyObject *py_sweep(PyObject *self, PyObject *args, PyObject *kwargs)
 {
     (void)self;
-    static char *keywords[] = {SPEC_KEYWORDS, "out", NULL};
+    static char *keywords[] = {SPEC_KEYWORDS, "out", "progress", NULL};
     spec_source source;
     const char *out_path = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, SPEC_FORMAT "z", keywords, SPEC_ARGS(source),
-                                     &out_path))
+    PyObject *progress = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, SPEC_FORMAT "|zO", keywords,
+                                     SPEC_ARGS(source), &out_path, &progress))
         return NULL;
+    if (progress != Py_None && !PyCallable_Check(progress))
+        return PyErr_Format(PyExc_TypeError, "progress must be callable");
     akt_spec spec;
     if (load_spec(&source, &spec) < 0)
         return NULL;
     akt_sweep_grid grid;
     memset(&grid, 0, sizeof grid);
+    akt_sweep_file file;
+    bool file_open = false;
     akt_error err = {0};
-    char *text = NULL;
-    size_t length = 0;
-    FILE *stream = NULL;
-    PyObject *out = NULL;
-    int status = akt_sweep_grid_init(&grid, &spec, &err);
+    PyObject *rows = out_path ? NULL : PyList_New(0);
+    int status = out_path || rows ? akt_sweep_grid_init(&grid, &spec, &err) : AKT_ERR_MEMORY;
     if (status == AKT_OK)
         status = akt_sweep_validate(&grid, &err);
-    if (status == AKT_OK && !out_path && !(stream = open_memstream(&text, &length)))
-        status = akt_error_set(&err, AKT_ERR_MEMORY, "out of memory for the sweep's rows");
-    if (status == AKT_OK) {
-        akt_sweep_options options = {.out_path = out_path, .stream = stream,
-                                     .format = AKT_SWEEP_JSON_LINES};
-        akt_sweep_summary summary;
-        Py_BEGIN_ALLOW_THREADS
-        status = akt_sweep_run(&grid, &options, &summary, &err);
-        Py_END_ALLOW_THREADS
+    if (status == AKT_OK && out_path) {
+        status = akt_sweep_file_open(&file, out_path, &grid, &err);
+        file_open = status == AKT_OK;
     }
-    if (stream)
-        fclose(stream);
-    if (status != AKT_OK)
+    int stopped = PyErr_Occurred() != NULL;   /* a Python exception ends the loop */
+    if (status == AKT_OK && !stopped) {
+        akt_sweep_solver solver;
+        akt_sweep_solver_init(&solver, &grid);
+        size_t total = grid.point_count - (file_open ? file.done : 0), done = 0;
+        for (size_t point = 0; point < grid.point_count && status == AKT_OK && !stopped;
+             point++) {
+            if (file_open && akt_sweep_file_has(&file, point))
+                continue;
+            akt_solution solution;
+            Py_BEGIN_ALLOW_THREADS
+            status = akt_sweep_solve_point(&solver, point, &solution, &err);
+            Py_END_ALLOW_THREADS
+            if (status != AKT_OK && status != AKT_ERR_NUMERIC)
+                break;
+            status = AKT_OK;
+            if (file_open) {
+                status = akt_sweep_file_add(&file, point, &solution, &err);
+            } else {
+                char *text = akt_sweep_rows_text(&grid, AKT_SWEEP_JSON_LINES, point, &solution);
+                PyObject *item = text ? PyUnicode_FromString(text) : PyErr_NoMemory();
+                stopped = !item || PyList_Append(rows, item) < 0;
+                Py_XDECREF(item);
+                free(text);
+            }
+            done++;
+            if (!stopped && status == AKT_OK && progress != Py_None) {
+                PyObject *r = PyObject_CallFunction(progress, "nn", (Py_ssize_t)done,
+                                                    (Py_ssize_t)total);
+                stopped = !r;
+                Py_XDECREF(r);
+            }
+            if (!stopped && PyErr_CheckSignals() < 0)   /* Ctrl-C: finished points are kept */
+                stopped = 1;
+        }
+        akt_sweep_solver_free(&solver);
+    }
+    if (file_open)
+        akt_sweep_file_close(&file);
+    PyObject *out = NULL;
+    if (!stopped && status != AKT_OK)
         raise_akt(&err);
-    else if (out_path)
-        out = Py_NewRef(Py_None);
-    else
-        out = PyUnicode_FromStringAndSize(text ? text : "", (Py_ssize_t)length);
-    free(text);
+    else if (!stopped)
+        out = out_path ? Py_NewRef(Py_None) : Py_NewRef(rows);
+    Py_XDECREF(rows);
     akt_sweep_grid_free(&grid);
     akt_spec_free(&spec);
     return out;
@@ -925,7 +960,8 @@ static PyMethodDef methods[] = {
     {"compare", (PyCFunction)(void (*)(void))py_compare, METH_VARARGS | METH_KEYWORDS,
      "compare(text, is_path, name, directory, overrides, widths, seeds) -> [dict]"},
     {"sweep", (PyCFunction)(void (*)(void))py_sweep, METH_VARARGS | METH_KEYWORDS,
-     "sweep(text, is_path, name, directory, overrides, out) -> JSON lines or None"},
+     "sweep(text, is_path, name, directory, overrides, out=None, progress=None) -> "
+     "[JSON lines of each point] or None"},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_akt",

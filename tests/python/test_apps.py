@@ -73,3 +73,29 @@ def test_sweep_rows_equal_cli_and_resume(tmp):
         assert out.stat().st_mtime_ns == stamp and same_rows(again, first)
     cli("sweep", QUICKSTART, "--out", str(tmp / "rows.csv"), "--set", "data.alignment=0.2,0.8",
         "--set", "target.elastic=linspace(0, 1, 2)", *cli_args(QUICK_REDUCED))
+
+
+def test_sweep_progress_and_interrupt_resume(tmp):
+    import os
+    import signal
+
+    import pytest
+    axes = {"data.alignment": [0.1, 0.5, 0.9]}
+    calls = []
+    full = rows_of(akt.sweep(QUICKSTART, axes, progress=lambda *a: calls.append(a),
+                             **QUICK_REDUCED))
+    assert calls == [(1, 3), (2, 3), (3, 3)]
+
+    def interrupt_after_first(done, total):
+        if done == 1:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    out = tmp / "rows.jsonl"
+    with pytest.raises(KeyboardInterrupt):
+        akt.sweep(QUICKSTART, axes, out=out, progress=interrupt_after_first, **QUICK_REDUCED)
+    assert len(out.read_text().splitlines()) == 4          # point 0's four regimes
+    calls.clear()
+    resumed = rows_of(akt.sweep(QUICKSTART, axes, out=out, progress=lambda *a: calls.append(a),
+                                **QUICK_REDUCED))
+    assert calls == [(1, 2), (2, 2)]
+    assert same_rows(resumed, full)
