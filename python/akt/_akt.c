@@ -442,6 +442,14 @@ static int split_from_arrays(akt_split *split, PyObject *pair, const char *name)
     return 0;
 }
 
+static bool all_finite(const double *values, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(values[i]))
+            return false;
+    return true;
+}
+
 /* akt_data from a dict {"source": (X, y), "target": ..., "test": ..., "source_test": ...}
  * (source_test optional); the alignment is measured as for csv tasks. */
 static int data_from_arrays(akt_data *data, PyObject *dict)
@@ -471,13 +479,10 @@ static int data_from_arrays(akt_data *data, PyObject *dict)
         }
     }
     for (int s = 0; s < AKT_POINTS_COUNT; s++)
-        for (size_t i = 0; i < splits[s]->rows * (splits[s]->cols + 1); i++) {
-            double v = i < splits[s]->rows * splits[s]->cols
-                           ? splits[s]->x[i] : splits[s]->y[i - splits[s]->rows * splits[s]->cols];
-            if (!isfinite(v)) {
-                PyErr_Format(InputError, "data.%s holds NaN or Inf", akt_split_name(s));
-                return -1;
-            }
+        if (!all_finite(splits[s]->x, splits[s]->rows * splits[s]->cols) ||
+            !all_finite(splits[s]->y, splits[s]->rows)) {
+            PyErr_Format(InputError, "data.%s holds NaN or Inf", akt_split_name(s));
+            return -1;
         }
     data->dim = data->source.cols;
     akt_error err = {0};

@@ -72,3 +72,16 @@ def test_arrays_of_other_types_and_without_source_test():
     del splits["source_test"]
     c = akt.solve(QUICKSTART, data=splits, **QUICK_REDUCED)
     assert [r.regime for r in c] == ["source", "scratch", "readout", "joint"]
+
+
+def test_arrays_decide_the_dimension(tmp):
+    """The quickstart's data (D = 50) under relu_small's settings (whose spec says D = 20): the
+    arrays decide, as a csv task's files would."""
+    write_csv(QUICKSTART, QUICK_REDUCED, tmp)
+    from_arrays = akt.solve(RELU_SMALL, data=load_csv(tmp), **RELU_REDUCED)
+    spec = akt.check(RELU_SMALL, **RELU_REDUCED)
+    spec["data"] = csv_spec(QUICKSTART, QUICK_REDUCED, tmp)["data"]
+    from_csv = akt.solve(spec)
+    assert without_seconds(from_arrays.to_dict()["results"]) == without_seconds(
+        from_csv.to_dict()["results"])
+    assert from_arrays.alignment == from_csv.alignment
