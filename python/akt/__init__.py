@@ -281,6 +281,20 @@ def _read_table(path):
         return [{k: _csv_value(k, v) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
+_PANDAS = []
+
+
+def _pandas():
+    """pandas if it is installed (looked up once: a failed import costs every time)."""
+    if not _PANDAS:
+        try:
+            import pandas
+        except ImportError:
+            pandas = None
+        _PANDAS.append(pandas)
+    return _PANDAS[0]
+
+
 def sweep(spec=None, axes=None, out=None, set=None, *, progress=None, **overrides):
     """The grid of the spec's sweep block and axes ({key: [values]} or {key: "linspace(a, b,
     n)"}), solved as `akt sweep` does: one row per point and regime. With out= (a .csv or
@@ -296,8 +310,5 @@ def sweep(spec=None, axes=None, out=None, set=None, *, progress=None, **override
     points = _akt.sweep(text, is_path, name, directory, items, out=out_path, progress=progress)
     rows = _read_table(out_path) if out_path is not None else \
         [json.loads(line) for text in points for line in text.splitlines() if line.strip()]
-    try:
-        import pandas
-    except ImportError:
-        return rows
-    return pandas.DataFrame(rows)
+    pandas = _pandas()
+    return rows if pandas is None else pandas.DataFrame(rows)

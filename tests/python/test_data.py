@@ -75,12 +75,13 @@ def test_arrays_of_other_types_and_without_source_test():
 
 
 def test_arrays_decide_the_dimension(tmp):
-    """The quickstart's data (D = 50) under relu_small's settings (whose spec says D = 20): the
+    """Linear-teacher data in D = 30 under relu_small's settings (whose spec says D = 20): the
     arrays decide, as a csv task's files would."""
-    write_csv(QUICKSTART, QUICK_REDUCED, tmp)
+    small = {**QUICK_REDUCED, "data.dim": 30, "data.source.samples": 40}
+    write_csv(QUICKSTART, small, tmp)
     from_arrays = akt.solve(RELU_SMALL, data=load_csv(tmp), **RELU_REDUCED)
     spec = akt.check(RELU_SMALL, **RELU_REDUCED)
-    spec["data"] = csv_spec(QUICKSTART, QUICK_REDUCED, tmp)["data"]
+    spec["data"] = csv_spec(QUICKSTART, small, tmp)["data"]
     from_csv = akt.solve(spec)
     assert without_seconds(from_arrays.to_dict()["results"]) == without_seconds(
         from_csv.to_dict()["results"])

@@ -20,8 +20,8 @@ def rss_bytes():
 
 def every_path(i, splits):
     """One call of the package through one of its paths (solve, arrays, kernels and trajectory,
-    data, errors)."""
-    kind = i % 5
+    data, sweep, compare and train, errors)."""
+    kind = i % 7
     if kind == 0:
         akt.solve(QUICKSTART, **QUICK_REDUCED).to_dict()
     elif kind == 1:
@@ -31,11 +31,21 @@ def every_path(i, splits):
         assert s["joint"].kernels["Phi"].shape == (1, 25, 25)
     elif kind == 3:
         akt.data(QUICKSTART, **QUICK_REDUCED)
+    elif kind == 4:
+        akt.sweep(QUICKSTART, {"data.alignment": [0.2, 0.8]}, progress=lambda *a: None,
+                  **QUICK_REDUCED)
+    elif kind == 5:
+        akt.compare(QUICKSTART, widths=[4, 8], seeds=2, **TINY)
+        akt.train(QUICKSTART, width=4, seeds=1, **TINY)
     else:
         with pytest.raises(akt.Error):
             akt.solve(QUICKSTART, **QUICK_REDUCED, **{"solver.min_step": 1})
         with pytest.raises(akt.InputError):
             akt.solve(QUICKSTART, **{"data.nois": 1})
+
+
+TINY = {"data.dim": 5, "data.source.samples": 10, "data.target.samples": 5,
+        "data.test.samples": 20, "source.time": 0.3, "target.time": 0.3}
 
 
 def leak_check(solves, margin):
