@@ -226,7 +226,12 @@ static int exact_flow_phase(akt_moments *m, const akt_split *train, const akt_sp
     if (status == AKT_OK)
         status = exact_flow_once(m, train, query, q, gamma, lambda, delta, time, tolerance, spec,
                                  f, &result->iterations, &residual, err);
-    result->residual = time == AKT_TIME_CONVERGE ? residual : relative_difference(f_coarse, f, q);
+    /* A failed run leaves f (and, when the first run failed, f_coarse) unwritten: only the
+     * fixed-point residual reached is known then. */
+    if (time == AKT_TIME_CONVERGE)
+        result->residual = residual;
+    else if (status == AKT_OK)
+        result->residual = relative_difference(f_coarse, f, q);
     if (status == AKT_OK) {
         method_set_losses(result, f, train, test);
         result->converged = true;
