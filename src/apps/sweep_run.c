@@ -198,7 +198,27 @@ typedef struct {
     size_t source_runs, source_reuses;
     char message[AKT_ERROR_MESSAGE_SIZE];
     akt_solution solution;
+    /* A result names its method by a pointer into the sender's memory: the name travels as text
+     * and the coordinator points at its own copy (the registry's). */
+    char methods[AKT_REGIME_COUNT][32];
 } worker_report;
+
+static void pack_methods(worker_report *report)
+{
+    for (size_t k = 0; k < report->solution.count; k++) {
+        const char *name = report->solution.results[k].method;
+        snprintf(report->methods[k], sizeof report->methods[k], "%s", name ? name : "");
+        report->solution.results[k].method = NULL;
+    }
+}
+
+static void unpack_methods(worker_report *report)
+{
+    for (size_t k = 0; k < report->solution.count && k < AKT_REGIME_COUNT; k++) {
+        const akt_method_type *type = akt_method_find(report->methods[k]);
+        report->solution.results[k].method = type ? type->name : "unknown";
+    }
+}
 
 static bool mpi_active(int *rank, int *size)
 {
@@ -241,6 +261,7 @@ static void run_worker(const akt_sweep_grid *grid)
         akt_error point_err = {0};
         report->point = point;
         report->status = akt_sweep_solve_point(&solver, (size_t)point, &report->solution, &point_err);
+        pack_methods(report);
         memcpy(report->message, point_err.message, sizeof report->message);
     }
     if (report != &fallback)
@@ -265,6 +286,7 @@ static int run_coordinator(const akt_sweep_grid *grid, sweep_sink *sink, int siz
         MPI_Status source;
         MPI_Recv(into, (int)sizeof *into, MPI_BYTE, MPI_ANY_SOURCE, TAG_RESULT, MPI_COMM_WORLD, &source);
         if (into->point >= 0) {
+            unpack_methods(into);
             summary->data_loads += into->data_loads;
             summary->source_runs += into->source_runs;
             summary->source_reuses += into->source_reuses;
