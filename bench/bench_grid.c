@@ -42,11 +42,17 @@
  *        [--accuracy-max-P 300] [--accuracy-target 1e-3] [--tolerances 1e-2,1e-3]
  *        [--ladder-neurons 1024,1024] [--memory-limit 10] [--repeats 3] [--repeat-budget 30]
  *        [--timed-steps 5] [--csv FILE] [--accuracy-csv FILE] [--commit HASH]
- *        [--clock cpu|wall] [--smoke]
+ *        [--clock cpu|wall] [--smoke] [--akt-ladder --references 0.866,0.255]
  * (--tolerances default: the spec's step_tolerance and a tenth of it.)
  * Seconds are process CPU time unless --clock wall (bench_util.h: the machine is shared).
  * --smoke: a tiny grid plus the validation of the dense reference against akt (same neurons,
- * agreement of the test predictions); exits 1 if the validation fails. */
+ * agreement of the test predictions); exits 1 if the validation fails.
+ * --akt-ladder: only akt's half of the equal-accuracy ladder (each --tolerances value at the
+ * ladder's S, steps and test loss), against reference test losses given by --references (one per
+ * P, e.g. the Richardson references of an earlier full ladder in grid_accuracy.csv: the dense runs
+ * are deterministic, same data and neurons, so their reference does not change with akt's
+ * integrator). For remeasuring akt after an integrator change without the dense ladders (45 CPU
+ * minutes at P = 1000). */
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -77,7 +83,9 @@ typedef struct {
     long calibrate_neurons, full_max_P, accuracy_max_P;
     double full_budget, repeat_budget, accuracy_target, memory_limit_gib;
     int repeats, timed_steps;
-    bool accuracy, smoke;
+    bool accuracy, smoke, akt_ladder;
+    double references[MAX_LIST];
+    size_t reference_count;
 } grid_options;
 
 /* What one P's calibration established. */
@@ -879,6 +887,8 @@ static bool parse_value(grid_options *o, const char *arg, const char *value)
         o->timed_steps = atoi(value);
     else if (strcmp(arg, "--clock") == 0)
         return bench_set_clock(value);
+    else if (strcmp(arg, "--references") == 0)
+        return parse_doubles(value, o->references, MAX_LIST, &o->reference_count);
     else
         return false;
     return true;
@@ -899,6 +909,8 @@ static int parse_options(int argc, char **argv, grid_options *o)
             o->smoke = true;
         else if (strcmp(arg, "--accuracy") == 0)
             o->accuracy = true;
+        else if (strcmp(arg, "--akt-ladder") == 0)
+            o->akt_ladder = true;
         else
             ok = value && parse_value(o, arg, value), i++;
         if (!ok) {
@@ -984,6 +996,39 @@ static int calibrate(const grid_options *o, const akt_spec *spec, const akt_data
     return 0;
 }
 
+/* --akt-ladder: akt at each tolerance for each P against the given references. */
+static int akt_ladder_only(const grid_options *o, FILE *accuracy_csv)
+{
+    printf("\n| P | S | step_tolerance | steps (accepted + rejected) | s to T | test loss | "
+           "reference | relative error |\n|---|---|---|---|---|---|---|---|\n");
+    for (size_t i = 0; i < o->P_count; i++) {
+        akt_spec spec;
+        akt_data data;
+        if (load_problem(o, o->P[i], &spec, &data))
+            return 2;
+        long S = i < o->ladder_neuron_count ? o->ladder_neurons[i] : o->calibrate_neurons;
+        double reference = i < o->reference_count ? o->references[i] : NAN;
+        double T = spec.source.time;
+        for (size_t k = 0; k < o->tolerance_count; k++) {
+            run_result r = {0};
+            if (akt_run(&spec, &data, (size_t)S, o->tolerances[k], T, 0, &r))
+                return 1;
+            double error = fabs(r.test_loss - reference) / fabs(reference);
+            printf("| %ld | %ld | %g | %ld | %.4g | %.10f | %.10f | %.3e |\n", o->P[i], S,
+                   o->tolerances[k], r.steps + r.rejected, r.seconds, r.test_loss, reference,
+                   error);
+            fflush(stdout);
+            fprintf(accuracy_csv, "%ld,%ld,%g,akt,step_tolerance,%g,%ld,%.4f,%.10f,%.10f,%.3e\n",
+                    o->P[i], S, T, o->tolerances[k], r.steps + r.rejected, r.seconds,
+                    r.test_loss, reference, error);
+            fflush(accuracy_csv);
+        }
+        akt_data_free(&data);
+        akt_spec_free(&spec);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     grid_options o;
@@ -997,6 +1042,14 @@ int main(int argc, char **argv)
     if (!csv || !accuracy_csv)
         return 2;
     bench_print_machine(stdout, o.commit);
+    if (o.akt_ladder) {
+        status = o.tolerance_count ? akt_ladder_only(&o, accuracy_csv)
+                                   : (fprintf(stderr, "bench_grid: --akt-ladder needs "
+                                                      "--tolerances\n"), 2);
+        fclose(csv);
+        fclose(accuracy_csv);
+        return status;
+    }
     calibration cal[MAX_LIST];
     memset(cal, 0, sizeof cal);
     printf("%s", markdown_header);

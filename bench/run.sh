@@ -2,7 +2,7 @@
 # bench/run.sh: reruns every benchmark of bench/RESULTS.md and rewrites bench/results/.
 #
 # Usage (from the repository root, after `meson setup build --buildtype=release && ninja -C build`):
-#     bench/run.sh [grid] [solve] [finite]        (no argument: all three)
+#     bench/run.sh [grid] [solve] [finite] [integrator]   (no argument: the first three)
 # Environment: BUILD (default build), THREADS (OpenBLAS threads while measuring, default 1),
 # GRID_P, GRID_S (the grid's cells, default 100,300,1000,3000 and 1024,8192,32768),
 # GRID_TOLERANCES (akt's step_tolerance ladder, default 1e-3,1e-4,3e-5), GRID_LADDER_NEURONS
@@ -13,6 +13,14 @@
 # this run's cases to them, e.g. to rerun the cheap quickstart without the 15-minute convex case),
 # FINITE_WIDTHS (default 256,1024,4096), FINITE_MODEL_FROM (widths from which bench_finite only
 # times the step and models the rest, default 4096), FINITE_SEEDS (seeds per width, default 2).
+# integrator (issue 13's integrator leads, RESULTS.md "Integrator: weight space and Lanczos"):
+# seconds per step of akt and dense at INTEGRATOR_P x INTEGRATOR_S (default 300,1000 and
+# 1024,8192), alternating with INTEGRATOR_BEFORE (the bench_grid of another build, e.g. of the
+# commit before, copied aside: the same cells measured in the same run, for before/after ratios)
+# INTEGRATOR_ROUNDS times (default 2); akt's equal-accuracy ladder (INTEGRATOR_TOLERANCES, default
+# 1e-3,1e-4,5e-5,3e-5) at P = 300 (S = 1024) and P = 1000 (S = 256) against the Richardson
+# references of the dense ladders in grid_accuracy.csv (INTEGRATOR_REFERENCES; the dense runs do
+# not depend on akt's integrator); and the step of relu_d200's source phase at S = 8192.
 # Each stage writes bench/results/<stage>.md (the tables, as printed) and <stage>*.csv; the
 # header of each .md names the machine, the load, the date and the commit measured.
 set -eu
@@ -30,6 +38,12 @@ FINITE_WIDTHS=${FINITE_WIDTHS:-256,1024,4096}
 FINITE_MODEL_FROM=${FINITE_MODEL_FROM:-4096}
 FINITE_SEEDS=${FINITE_SEEDS:-2}
 SOLVE_CASES=${SOLVE_CASES:-quickstart population convex population_small}
+INTEGRATOR_P=${INTEGRATOR_P:-300,1000}
+INTEGRATOR_S=${INTEGRATOR_S:-1024,8192}
+INTEGRATOR_BEFORE=${INTEGRATOR_BEFORE:-}
+INTEGRATOR_ROUNDS=${INTEGRATOR_ROUNDS:-2}
+INTEGRATOR_TOLERANCES=${INTEGRATOR_TOLERANCES:-1e-3,1e-4,5e-5,3e-5}
+INTEGRATOR_REFERENCES=${INTEGRATOR_REFERENCES:-0.8661006008,0.2552278482}
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 if ! git diff --quiet HEAD -- src include 2>/dev/null; then COMMIT="$COMMIT+local-changes"; fi
 # the population integrator measured: the last commit that changed src/numerics/population.c
@@ -68,8 +82,32 @@ for stage in $stages; do
             --widths "$FINITE_WIDTHS" --model-from "$FINITE_MODEL_FROM" --seeds "$FINITE_SEEDS" \
             --commit "$COMMIT" | tee "$OUT/finite.md"
         ;;
+    integrator)
+        rm -f "$OUT/integrator.csv" "$OUT/integrator_accuracy.csv"
+        : > "$OUT/integrator.md"
+        round=1
+        while [ "$round" -le "$INTEGRATOR_ROUNDS" ]; do
+            for P in $(echo "$INTEGRATOR_P" | tr , ' '); do
+                for S in $(echo "$INTEGRATOR_S" | tr , ' '); do
+                    for which in $INTEGRATOR_BEFORE "$BUILD/bench/bench_grid"; do
+                        echo "round $round, P = $P, S = $S: $which" | tee -a "$OUT/integrator.md"
+                        "$which" --P "$P" --S "$S" --full-max-P 0 --timed-steps 5 \
+                            | grep "^| $P |" | tee -a "$OUT/integrator.md"
+                    done
+                done
+            done
+            round=$((round + 1))
+        done
+        "$BUILD/bench/bench_grid" --akt-ladder --P 300,1000 --ladder-neurons 1024,256 \
+            --tolerances "$INTEGRATOR_TOLERANCES" --references "$INTEGRATOR_REFERENCES" \
+            --accuracy-csv "$OUT/integrator_accuracy.csv" --commit "$COMMIT" \
+            | tee -a "$OUT/integrator.md"
+        "$BUILD/bench/bench_grid" --spec bench/specs/relu_d200.yaml --P 1000 --S 8192 \
+            --full-max-P 0 --timed-steps 5 --csv "$OUT/integrator.csv" --commit "$COMMIT" \
+            | tee -a "$OUT/integrator.md"
+        ;;
     *)
-        echo "bench/run.sh: unknown stage $stage (grid, solve, finite)" >&2
+        echo "bench/run.sh: unknown stage $stage (grid, solve, finite, integrator)" >&2
         exit 2
         ;;
     esac

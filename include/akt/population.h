@@ -3,7 +3,9 @@
  * An infinitely wide two-layer network is an average over one neuron's law (THEORY.md
  * section 2). This module samples S neurons from that law and follows them in the exact
  * reduced representation: a neuron is (h0 on every point, a in R^P1, b in R^P2, z), so a step
- * costs O(S P^2) and nothing of size D is kept after sampling. Source phase, then the target
+ * costs O(S P^2); or, where D is small against P, in weight coordinates (the data-span part of
+ * its hidden weights in R^D instead of a or b, a step costing O(S P D)); see
+ * akt_population_coordinates. Source phase, then the target
  * regimes scratch, readout and joint of THEORY.md section 3.
  *
  * Randomness: each replica draws from gsl_rng_mt19937 streams seeded by
@@ -50,7 +52,8 @@ enum {
     AKT_POPULATION_STREAM_HIDDEN = 1,   /* w0: S/2 rows of D Gaussians, row by row */
     AKT_POPULATION_STREAM_READOUT = 2,  /* z0: S/2 Gaussians */
     AKT_POPULATION_STREAM_FRESH = 3,    /* readout_init random: S/2 Gaussians */
-    AKT_POPULATION_STREAM_KICK = 4      /* stability test: S (P2 + 1) Gaussians */
+    AKT_POPULATION_STREAM_KICK = 4      /* stability test: S (n + 1) Gaussians, n = P2 or D (the
+                                         * target phase's coordinates) */
 };
 
 typedef struct akt_population akt_population;
@@ -75,10 +78,29 @@ typedef struct {
     bool converged;         /* finite time: reached T; converge: residual below tolerance */
 } akt_population_run;
 
+/* Coordinates of a neuron's trainable hidden state (THEORY.md section 2, "Two coordinates"):
+ * reduced (c in R^P: h = r h_base + C(x, X) c, every product S x P x P) or weights (its data-span
+ * part v = c X / sqrt(D) in R^D: h = r h_base + v.x / sqrt(D), products S x P x D). The same
+ * computation: results agree to round-off. AUTO chooses per phase by the product flops of a
+ * step: weights when 2 D < P (an evaluation then costs 2 S P D multiply-adds, the products to and
+ * from the weights, against S P^2), else reduced. */
+typedef enum {
+    AKT_POPULATION_COORDINATES_AUTO,
+    AKT_POPULATION_COORDINATES_REDUCED,
+    AKT_POPULATION_COORDINATES_WEIGHTS
+} akt_population_coordinates;
+
 /* Allocates everything a population of `neurons` (even, >= 2) neurons needs on data (sized up
- * front: O(S (P + M)) doubles, M the total number of points). data must outlive it. */
+ * front: O(S (P + M)) doubles, M the total number of points). data must outlive it.
+ * Coordinates AUTO. */
 akt_population *akt_population_alloc(const akt_data *data, akt_activation activation,
                                      size_t neurons, akt_error *err);
+
+/* akt_population_alloc with the coordinates forced for both phases (tests, benchmarks). */
+akt_population *akt_population_alloc_coordinates(const akt_data *data, akt_activation activation,
+                                                 size_t neurons,
+                                                 akt_population_coordinates coordinates,
+                                                 akt_error *err);
 void akt_population_free(akt_population *pop);
 
 /* Draws a fresh population for (seed, replica): w0 ~ N(0, I_D), z0 ~ N(0, 1) in antithetic
@@ -104,7 +126,8 @@ int akt_population_source_restore(akt_population *pop, const akt_population_sour
                                   akt_error *err);
 void akt_population_source_free(akt_population_source *source);
 
-/* Memory of one saved source of `neurons` neurons on source_rows source points, in GiB. */
+/* Memory of one saved source of `neurons` neurons on source_rows source points, in GiB: an upper
+ * bound (a source phase in weight coordinates keeps D < source_rows numbers per neuron). */
 double akt_population_source_gib(size_t neurons, size_t source_rows);
 
 /* Target phase starts: scratch (fresh initialisation: the sampled h0 and z0) or joint (hidden

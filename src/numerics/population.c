@@ -9,21 +9,32 @@
  *     dc/dt = gamma z Delta phi'(h) - (lambda + delta) c,   dz/dt = gamma phi(h).Delta - lambda z,
  *     f = (1/gamma) <z phi(h)>,  Delta = y - f,
  * so one evaluation costs one S x P x P product (h = c C) and O(S P) elementwise work.
+ * Weight coordinates (THEORY.md section 2, "Two coordinates"): with C = X X'/D the same state is
+ * v = c X / sqrt(D) in R^D, the part of the hidden weights the data moved, h = r h_base +
+ * v X' / sqrt(D); every update of c (c += u) becomes v += u X / sqrt(D). An evaluation then costs
+ * two S x P x D products (the update into v, then h) instead of one S x P x P, so a phase runs in
+ * weights when 2 D < P (use_weights; D = 200, P = 1000: 2.5 times fewer product flops). Only the
+ * state's storage and the products change: h_base, the features, K and the kink logic are the
+ * same, so both coordinates give the same numbers up to round-off (tests/population/
+ * test_coordinates.c; relu at a loose step tolerance amplifies round-off to its integration
+ * error, in either coordinates, see there).
  *
  * Time integration: an exponential midpoint rule built for where the stiffness lives.
  * Along the flow the outputs obey exactly  dDelta/dt = -K Delta + q,  K the adapted NTK on the
  * training points (rates up to lambda_max(K), which grows with P and as features are learned,
  * THEORY.md section 1) and q the forcing by the decays. Each step (length h):
  *   1. predictor: half an exponential Euler step to the midpoint;
- *   2. at the midpoint: features, K (two S x P x P rank-P updates) and its eigendecomposition
- *      (P^3, small beside S P^2), and q;
+ *   2. at the midpoint: features, K (two S x P x P rank-P updates) and q;
  *   3. the residual's integral over the step under the frozen midpoint model,
- *      Psi = h phi1(-hK) Delta_start + h^2 phi2(-hK) q_mid, exact for the stiff modes; each
- *      neuron then moves by its midpoint features times Psi, the decays by integrating factor.
+ *      Psi = h phi1(-hK) Delta_start + h^2 phi2(-hK) q_mid, exact for the stiff modes (by
+ *      Lanczos on K, a few P x P matrix-vector products to round-off accuracy, krylov_phi; no
+ *      P^3 eigendecomposition per step); each neuron then moves by its midpoint features times
+ *      Psi, the decays by integrating factor.
  * Second order in h, no stability limit from K or the decays. The local error estimate is free:
  * the end state's actual residual against the model's predicted one, both O(h^3) accurate,
  * measured in output units on the training points (which drive the whole flow). A step costs
- * two S x P x P products (h at the midpoint and the end) plus two rank-P updates for K.
+ * two S x P x P products (h at the midpoint and the end; weights: four S x P x D) plus two
+ * rank-P updates for K.
  * Relu kinks: a component h_mu that crosses 0 within a step, or slides along it, gets the
  * switched-on fraction of the step its linear motion implies (resolve_kinks; the fractions of
  * one neuron's components are solved together, they are coupled through C). The error estimate
@@ -42,6 +53,7 @@
 
 #include <cblas.h>
 #include <gsl/gsl_rng.h>
+#include <lapacke.h>
 /* gsl_randist.h pulls in GSL's own cblas.h, whose enums clash with OpenBLAS's (included above,
  * and the one we link); its include guard keeps GSL's copy out. */
 #define __GSL_CBLAS_H__
@@ -67,6 +79,8 @@ struct akt_population {
     akt_activation activation;
     size_t S, D, Pmax, Qmax;
     size_t rows[AKT_POINTS_COUNT];
+    bool weights[2];              /* coordinates of the source (0) and target (1) phases */
+    size_t width[2];              /* their per-neuron state width: P or D */
     const akt_split *splits[AKT_POINTS_COUNT];
     unsigned long seed, replica;
 
@@ -78,7 +92,8 @@ struct akt_population {
     double *z_source;             /* z at the end of the source run */
     bool source_done;
 
-    /* Current phase: the state vector is [c (S x P) ; z (S)] in actual (not tilded) values. */
+    /* Current phase: the state vector is [c (S x n) ; z (S)] in actual (not tilded) values, with
+     * c the reduced coordinates (n = P) or the weights' data-span part v = c X / sqrt(D) (n = D). */
     state_kind kind;
     double t, gamma, lambda, delta;
     double *y_source, *y_target, *y_spare;
@@ -87,8 +102,11 @@ struct akt_population {
     flow_eval evals[3];           /* the step's start, midpoint and end */
     double *y_new;                /* S x (Pmax + 1): the state a step proposes */
     double *H;                    /* S x Pmax scratch */
-    double *K, *G, *eigenvalues;  /* Pmax^2, Pmax^2, Pmax: adapted NTK, its eigenvectors */
-    double *Psi, *model_end, *work; /* Pmax, Pmax, 3 Pmax */
+    double *K, *G, *eigenvalues;  /* Pmax^2, Pmax^2, Pmax: adapted NTK (upper triangle), work */
+    double *Psi, *model_end, *work; /* Pmax, Pmax, 4 Pmax */
+    double *krylov_V, *krylov_small; /* Lanczos basis (krylov_max + 1) x Pmax, its small work */
+    size_t krylov_max;
+    bool eigen_valid;             /* pop->G, eigenvalues hold the eigendecomposition of pop->K */
     double *z_mid, *kink_fractions; /* S (z at the step's midpoint), Pmax */
     double *Q;                    /* S x Qmax: pre-activations on a queried set */
     akt_population_observer observer;   /* called after each accepted step (NULL: none) */
@@ -98,8 +116,10 @@ struct akt_population {
 /* The flow of one phase: its training points, base pre-activations and parameters. */
 typedef struct {
     akt_population *pop;
-    size_t P;
+    size_t P, n;                  /* training points; state width (P reduced, D weights) */
+    bool weights;
     const double *h_base, *C, *y;
+    const double *X;              /* training inputs, P x D (weight coordinates) */
     double gamma, lambda, delta;
 } flow_context;
 
@@ -144,18 +164,41 @@ static void population_sizes(const akt_data *data, size_t rows[AKT_POINTS_COUNT]
     *Qmax = max_size(max_size(data->test.rows, data->source_test.rows), *Pmax);
 }
 
+/* Weight coordinates for a phase on P training points in D dimensions? By the product flops of
+ * an evaluation (akt_population_coordinates): 2 S P D against S P^2. */
+static bool use_weights(akt_population_coordinates coordinates, size_t D, size_t P)
+{
+    if (coordinates == AKT_POPULATION_COORDINATES_AUTO)
+        return 2 * D < P;
+    return coordinates == AKT_POPULATION_COORDINATES_WEIGHTS;
+}
+
+/* Lanczos dimensions kept (krylov_phi): enough for the phi-functions of h K at every step size
+ * the controller takes (converged in 10 to 40 in the runs measured); beyond it the step falls back
+ * to a full eigendecomposition. */
+#define KRYLOV_MAX_DIM 96
+
+static size_t krylov_dim(size_t Pmax) { return Pmax < KRYLOV_MAX_DIM ? Pmax : KRYLOV_MAX_DIM; }
+
+static size_t krylov_small_doubles(size_t m) { return m * m + 8 * m + 8; }
+
 double akt_population_memory_gib(const akt_data *data, size_t neurons)
 {
     size_t rows[AKT_POINTS_COUNT], Pmax, Qmax;
     population_sizes(data, rows, &Pmax, &Qmax);
-    double S = (double)neurons, P1 = (double)rows[0], P2 = (double)rows[1];
+    double S = (double)neurons;
     double M = (double)(rows[0] + rows[1] + rows[2] + rows[3]);
-    double Mt = (double)rows[AKT_POINTS_TEST], Pm = (double)Pmax;
+    double Mt = (double)rows[AKT_POINTS_TEST], Pm = (double)Pmax, P2 = (double)rows[1];
+    size_t D = data->dim, m = krylov_dim(Pmax);
+    double n1 = (double)(use_weights(AKT_POPULATION_COORDINATES_AUTO, D, rows[0]) ? D : rows[0]);
+    double n2 = (double)(use_weights(AKT_POPULATION_COORDINATES_AUTO, D, rows[1]) ? D : rows[1]);
     /* h0 on every point, h_s on the target points, the query buffer, the three state vectors
-     * and the proposed one, the scratch H, three evaluations (H, F, W), and the P x P blocks. */
-    double per_neuron = M + (P2 + Mt) + (double)Qmax + (P1 + 1) + 2 * (P2 + 1) + (Pm + 1)
-                        + Pm + 9 * Pm + 2;
-    double doubles = S * per_neuron + (P1 + P2) * M + 2 * Pm * Pm + 20 * Pm;
+     * and the proposed one, the scratch H, three evaluations (H, F, W), and the P x P blocks
+     * with the Lanczos basis. */
+    double per_neuron = M + (P2 + Mt) + (double)Qmax + (n1 + 1) + 2 * (n2 + 1) +
+                        (fmax(n1, n2) + 1) + Pm + 9 * Pm + 2;
+    double doubles = S * per_neuron + (double)(rows[0] + rows[1]) * M + 2 * Pm * Pm + 20 * Pm +
+                     (double)(m + 1) * Pm + (double)krylov_small_doubles(m);
     return doubles * sizeof(double) / (1024.0 * 1024.0 * 1024.0);
 }
 
@@ -179,7 +222,8 @@ void akt_population_free(akt_population *pop)
     }
     double *buffers[] = {pop->z0, pop->z_source, pop->y_source, pop->y_target, pop->y_spare,
                          pop->y_new, pop->H, pop->K, pop->G, pop->eigenvalues, pop->Psi,
-                         pop->model_end, pop->work, pop->z_mid, pop->kink_fractions, pop->Q};
+                         pop->model_end, pop->work, pop->z_mid, pop->kink_fractions, pop->Q,
+                         pop->krylov_V, pop->krylov_small};
     for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++)
         free(buffers[i]);
     for (int k = 0; k < 3; k++) {
@@ -206,6 +250,15 @@ static void gram_blocks(akt_population *pop)
 akt_population *akt_population_alloc(const akt_data *data, akt_activation activation,
                                      size_t neurons, akt_error *err)
 {
+    return akt_population_alloc_coordinates(data, activation, neurons,
+                                            AKT_POPULATION_COORDINATES_AUTO, err);
+}
+
+akt_population *akt_population_alloc_coordinates(const akt_data *data, akt_activation activation,
+                                                 size_t neurons,
+                                                 akt_population_coordinates coordinates,
+                                                 akt_error *err)
+{
     if (neurons < 2 || neurons % 2 != 0 || neurons > (size_t)INT32_MAX)
         return akt_error_set(err, AKT_ERR_INPUT,
                              "solver.neurons: the population needs an even number >= 2 of "
@@ -228,6 +281,11 @@ akt_population *akt_population_alloc(const akt_data *data, akt_activation activa
     pop->splits[AKT_POINTS_SOURCE_TEST] = &data->source_test;
 
     size_t S = neurons, P1 = pop->rows[0], P2 = pop->rows[1], Pm = pop->Pmax;
+    for (int phase = 0; phase < 2; phase++) {
+        pop->weights[phase] = use_weights(coordinates, pop->D, pop->rows[phase]);
+        pop->width[phase] = pop->weights[phase] ? pop->D : pop->rows[phase];
+    }
+    size_t n1 = pop->width[0], n2 = pop->width[1];
     bool failed = false;
     for (int s = 0; s < AKT_POINTS_COUNT; s++) {
         pop->h0[s] = alloc_doubles(S * pop->rows[s], &failed);
@@ -239,10 +297,10 @@ akt_population *akt_population_alloc(const akt_data *data, akt_activation activa
     }
     pop->z0 = alloc_doubles(S, &failed);
     pop->z_source = alloc_doubles(S, &failed);
-    pop->y_source = alloc_doubles(S * (P1 + 1), &failed);
-    pop->y_target = alloc_doubles(S * (P2 + 1), &failed);
-    pop->y_spare = alloc_doubles(S * (P2 + 1), &failed);
-    pop->y_new = alloc_doubles(S * (Pm + 1), &failed);
+    pop->y_source = alloc_doubles(S * (n1 + 1), &failed);
+    pop->y_target = alloc_doubles(S * (n2 + 1), &failed);
+    pop->y_spare = alloc_doubles(S * (n2 + 1), &failed);
+    pop->y_new = alloc_doubles(S * (max_size(n1, n2) + 1), &failed);
     pop->H = alloc_doubles(S * Pm, &failed);
     for (int k = 0; k < 3; k++) {
         flow_eval *e = &pop->evals[k];
@@ -260,7 +318,10 @@ akt_population *akt_population_alloc(const akt_data *data, akt_activation activa
     pop->eigenvalues = alloc_doubles(Pm, &failed);
     pop->Psi = alloc_doubles(Pm, &failed);
     pop->model_end = alloc_doubles(Pm, &failed);
-    pop->work = alloc_doubles(3 * Pm, &failed);
+    pop->work = alloc_doubles(4 * Pm, &failed);
+    pop->krylov_max = krylov_dim(Pm);
+    pop->krylov_V = alloc_doubles((pop->krylov_max + 1) * Pm, &failed);
+    pop->krylov_small = alloc_doubles(krylov_small_doubles(pop->krylov_max), &failed);
     pop->z_mid = alloc_doubles(S, &failed);
     pop->kink_fractions = alloc_doubles(Pm, &failed);
     pop->Q = alloc_doubles(S * pop->Qmax, &failed);
@@ -353,7 +414,7 @@ static bool finish_evaluation(akt_population *pop, const flow_context *c, const 
     double r = base_factor(c->lambda, c->delta, t);
     double r_rate = base_factor_rate(c->lambda, c->delta, t), decay = c->lambda + c->delta;
     double *H = e->H, *F = e->F, *W = e->W, *h_rate = pop->H;
-    const double *z = y + S * P;
+    const double *z = y + S * c->n;
     for (size_t i = 0; i < S * P; i++)
         h_rate[i] = r_rate * c->h_base[i] - decay * (H[i] - r * c->h_base[i]);
     akt_activation_apply(pop->activation, H, F, W, S * P);
@@ -374,6 +435,20 @@ static bool finish_evaluation(akt_population *pop, const flow_context *c, const 
     return finite;
 }
 
+/* H = r H + (state -> pre-activations on the training points): c C (reduced, S x P x P) or
+ * v X' / sqrt(D) (weights, S x D x P). */
+static void state_to_preactivations(const akt_population *pop, const flow_context *c,
+                                    const double *y, double r, double *H)
+{
+    size_t S = pop->S, P = c->P, D = pop->D;
+    if (c->weights)
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)S, (int)P, (int)D,
+                    1.0 / sqrt((double)D), y, (int)D, c->X, (int)D, r, H, (int)P);
+    else
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)S, (int)P, (int)P, 1.0, y,
+                    (int)P, c->C, (int)P, r, H, (int)P);
+}
+
 /* Evaluates the flow at state y (actual values) at phase time t into e: pre-activations H,
  * then the rest (finish_evaluation). Returns false when f is not finite. */
 static bool evaluate(akt_population *pop, const flow_context *c, const double *y, double t,
@@ -381,18 +456,16 @@ static bool evaluate(akt_population *pop, const flow_context *c, const double *y
 {
     size_t S = pop->S, P = c->P;
     memcpy(e->H, c->h_base, S * P * sizeof *e->H);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)S, (int)P, (int)P, 1.0, y, (int)P,
-                c->C, (int)P, base_factor(c->lambda, c->delta, t), e->H, (int)P);
+    state_to_preactivations(pop, c, y, base_factor(c->lambda, c->delta, t), e->H);
     return finish_evaluation(pop, c, y, t, e);
 }
 
 /* The adapted NTK K = (F'F + (W'W) * C) / S of an evaluation (THEORY.md section 2: Phi + G * C),
- * into pop->K (upper triangle and, mirrored, the lower), then its eigendecomposition: pop->K
- * holds the eigenvectors (columns), pop->eigenvalues the eigenvalues. */
-static int adapted_ntk_eigen(akt_population *pop, const flow_context *c, const flow_eval *e,
-                             akt_error *err)
+ * into the upper triangle of pop->K (all the Lanczos products read). */
+static void adapted_ntk(akt_population *pop, const flow_context *c, const flow_eval *e)
 {
     size_t S = pop->S, P = c->P;
+    pop->eigen_valid = false;
     double *K = pop->K, *G = pop->G;
     cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)P, (int)S, 1.0 / (double)S, e->F,
                 (int)P, 0.0, K, (int)P);
@@ -401,7 +474,19 @@ static int adapted_ntk_eigen(akt_population *pop, const flow_context *c, const f
     for (size_t mu = 0; mu < P; mu++)
         for (size_t nu = mu; nu < P; nu++)
             K[mu * P + nu] += G[mu * P + nu] * c->C[mu * P + nu];
-    return akt_symmetric_eigen(K, P, pop->eigenvalues, err);
+}
+
+/* Eigenvalues (ascending, into pop->eigenvalues) and eigenvectors (columns of pop->G) of the
+ * K in pop->K, which is kept: the full P^3 decomposition, for the exact lambda_max of
+ * akt_population_ntk_max and for a step whose Lanczos process did not converge. */
+static int ntk_eigen(akt_population *pop, size_t P, akt_error *err)
+{
+    if (pop->eigen_valid)
+        return AKT_OK;
+    memcpy(pop->G, pop->K, P * P * sizeof *pop->G);
+    int status = akt_symmetric_eigen(pop->G, P, pop->eigenvalues, err);
+    pop->eigen_valid = status == AKT_OK;
+    return status;
 }
 
 /* phi_1(x) = (e^x - 1)/x and phi_2(x) = (e^x - 1 - x)/x^2, accurate near 0 (series below
@@ -415,32 +500,186 @@ static double phi2(double x)
     return (expm1(x) - x) / (x * x);
 }
 
+/* The phi-functions of -hK applied to a vector, by the Lanczos process on the explicit K.
+ * K is symmetric PSD, so its Krylov space from b gives f(K) b ~ |b| V_m f(T_m) e1 (V_m the
+ * orthonormal basis, T_m = V_m' K V_m tridiagonal) for f = e^{-h.}, h phi1(-h.), h^2 phi2(-h.),
+ * each needing one P x P product per dimension instead of the P^3 eigendecomposition of K
+ * (48 to 79 percent of a step at S = 1024, P >= 1000, bench/RESULTS.md). These are entire
+ * functions, bounded on the spectrum; the error falls superlinearly once m exceeds about
+ * sqrt(h lambda_max).
+ * Stopping rule: the a-posteriori estimate |b| beta_{m+1} |e_m' f(T_m) e1| (the leading term of
+ * the error expansion for exp and the phi-functions; Saad 1992, Hochbruck, Lubich and Selhofer
+ * 1998) below KRYLOV_TOLERANCE times |b| sup|f| over the spectrum (1, h and h^2/2), in two
+ * consecutive dimensions (the estimate can dip early while the error still humps). 1e-12 puts
+ * the Krylov error at round-off level of the exact evaluation it replaces: the outputs move by
+ * 1e-12 of their scale, six or more orders below any step tolerance used (1e-2 .. 1e-6 per unit
+ * time), so the step's local error estimate still measures the time discretisation alone.
+ * Full reorthogonalisation (classical Gram-Schmidt twice) keeps V_m orthonormal: m is small. */
+#define KRYLOV_TOLERANCE 1e-12
+
+/* Lanczos from this many training points up; below, the P^3 decomposition (once per step, the
+ * predictor of the next step reusing it) is a small share of a step and costs no more than the
+ * four Lanczos runs of a step with their convergence checks (O(m^3) each, m up to P). */
+#define KRYLOV_MIN_POINTS 200
+
+static bool use_krylov(size_t P) { return P >= KRYLOV_MIN_POINTS; }
+
+typedef enum { PHI_EXP, PHI_1, PHI_2 } phi_kind;
+
+/* e^x, h phi1(x), h^2 phi2(x) at x = -h theta (K is PSD: round-off negatives are 0). */
+static double phi_value(phi_kind kind, double h, double theta)
+{
+    double x = -h * fmax(theta, 0.0);
+    return kind == PHI_EXP ? exp(x) : kind == PHI_1 ? h * phi1(x) : h * h * phi2(x);
+}
+
+/* sup of |phi_value| over theta >= 0. */
+static double phi_bound(phi_kind kind, double h)
+{
+    return kind == PHI_EXP ? 1.0 : kind == PHI_1 ? h : 0.5 * h * h;
+}
+
+/* out[k] = f_k(K) b for the count (1 or 2) functions kinds[k], K the upper triangle of pop->K.
+ * False when the Lanczos process did not converge within pop->krylov_max dimensions (or the
+ * tridiagonal eigensolver failed); out is then undefined. */
+static bool krylov_phi(akt_population *pop, size_t P, double h, const double *b,
+                       const phi_kind *kinds, size_t count, double *const *out)
+{
+    size_t m_max = pop->krylov_max;
+    double *V = pop->krylov_V, *alpha = pop->krylov_small, *beta = alpha + m_max;
+    double *d = beta + m_max + 1, *e = d + m_max, *proj = e + m_max, *y = proj + m_max + 1;
+    double *Z = y + 2 * m_max;
+    double norm = cblas_dnrm2((int)P, b, 1);
+    if (norm == 0.0) {
+        for (size_t k = 0; k < count; k++)
+            memset(out[k], 0, P * sizeof *out[k]);
+        return true;
+    }
+    for (size_t mu = 0; mu < P; mu++)
+        V[mu] = b[mu] / norm;
+    double scale = 0.0; /* largest entry of T so far: the scale of an exact breakdown */
+    int passed = 0;
+    for (size_t j = 0; j < m_max; j++) {
+        double *v = V + j * P, *w = V + (j + 1) * P;
+        cblas_dsymv(CblasRowMajor, CblasUpper, (int)P, 1.0, pop->K, (int)P, v, 1, 0.0, w, 1);
+        alpha[j] = 0.0;
+        for (int pass = 0; pass < 2; pass++) {
+            cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)(j + 1), (int)P, 1.0, V, (int)P, w, 1,
+                        0.0, proj, 1);
+            cblas_dgemv(CblasRowMajor, CblasTrans, (int)(j + 1), (int)P, -1.0, V, (int)P, proj,
+                        1, 1.0, w, 1);
+            alpha[j] += proj[j];
+        }
+        double next = cblas_dnrm2((int)P, w, 1);
+        scale = fmax(scale, fmax(fabs(alpha[j]), next));
+        size_t m = j + 1;
+        memcpy(d, alpha, m * sizeof *d);
+        for (size_t k = 0; k + 1 < m; k++)
+            e[k] = beta[k + 1];
+        if (LAPACKE_dstev(LAPACK_ROW_MAJOR, 'V', (lapack_int)m, d, e, Z, (lapack_int)m) != 0)
+            return false;
+        /* an invariant subspace: the result is exact (up to round-off) */
+        bool breakdown = next <= 1e-14 * scale;
+        bool converged = true;
+        for (size_t k = 0; k < count; k++) {
+            double *yk = y + k * m_max;
+            for (size_t l = 0; l < m; l++) {
+                double sum = 0.0;
+                for (size_t r = 0; r < m; r++)
+                    sum += Z[l * m + r] * phi_value(kinds[k], h, d[r]) * Z[r];
+                yk[l] = sum;
+            }
+            converged = converged &&
+                        next * fabs(yk[m - 1]) <= KRYLOV_TOLERANCE * phi_bound(kinds[k], h);
+        }
+        passed = converged ? passed + 1 : 0;
+        if (breakdown || passed >= 2) {
+            for (size_t k = 0; k < count; k++)
+                cblas_dgemv(CblasRowMajor, CblasTrans, (int)m, (int)P, norm, V, (int)P,
+                            y + k * m_max, 1, 0.0, out[k], 1);
+            return true;
+        }
+        beta[j + 1] = next;
+        cblas_dscal((int)P, 1.0 / next, w, 1);
+    }
+    return false;
+}
+
 /* The linear model of the residual over a step of length h with K and the forcing q frozen,
- * Delta' = -K Delta + q from Delta(0) = Delta0 (K as eigenvectors in pop->K):
+ * Delta' = -K Delta + q from Delta(0) = Delta0 (K in pop->K):
  *     integral = int_0^h Delta = h phi1(-hK) Delta0 + h^2 phi2(-hK) q,
  *     end      = Delta(h)      = e^{-hK} Delta0 + h phi1(-hK) q      (end may be NULL).
  * Exact for the stiff modes of K (the fast relaxation of the outputs), so h is never limited
- * by lambda_max(K) (THEORY.md section 1). */
-static void residual_model(akt_population *pop, size_t P, double h, const double *Delta0,
-                           const double *q, double *integral, double *end)
+ * by lambda_max(K) (THEORY.md section 1). By Lanczos (krylov_phi); when that does not converge,
+ * through the full eigendecomposition of K. */
+static int residual_model(akt_population *pop, size_t P, double h, const double *Delta0,
+                          const double *q, double *integral, double *end, akt_error *err)
 {
-    const double *V = pop->K, *w = pop->eigenvalues;
     double *u = pop->work, *v = pop->work + P, *s = pop->work + 2 * P;
+    size_t count = end ? 2 : 1;
+    const phi_kind of_delta[2] = {PHI_1, PHI_EXP}, of_q[2] = {PHI_2, PHI_1};
+    double *out_delta[2] = {integral, end}, *out_q[2] = {u, v};
+    if (use_krylov(P) && krylov_phi(pop, P, h, Delta0, of_delta, count, out_delta) &&
+        krylov_phi(pop, P, h, q, of_q, count, out_q)) {
+        cblas_daxpy((int)P, 1.0, u, 1, integral, 1);
+        if (end)
+            cblas_daxpy((int)P, 1.0, v, 1, end, 1);
+        return AKT_OK;
+    }
+    int status = ntk_eigen(pop, P, err);
+    if (status != AKT_OK)
+        return status;
+    const double *V = pop->G, *w = pop->eigenvalues;
     cblas_dgemv(CblasRowMajor, CblasTrans, (int)P, (int)P, 1.0, V, (int)P, Delta0, 1, 0.0, u, 1);
     cblas_dgemv(CblasRowMajor, CblasTrans, (int)P, (int)P, 1.0, V, (int)P, q, 1, 0.0, v, 1);
-    for (size_t j = 0; j < P; j++) {
-        double x = -h * fmax(w[j], 0.0); /* K is PSD: round-off negatives are 0 */
-        s[j] = h * phi1(x) * u[j] + h * h * phi2(x) * v[j];
-    }
+    for (size_t j = 0; j < P; j++)
+        s[j] = phi_value(PHI_1, h, w[j]) * u[j] + phi_value(PHI_2, h, w[j]) * v[j];
     cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)P, (int)P, 1.0, V, (int)P, s, 1, 0.0, integral,
                 1);
     if (!end)
-        return;
-    for (size_t j = 0; j < P; j++) {
-        double x = -h * fmax(w[j], 0.0);
-        s[j] = exp(x) * u[j] + h * phi1(x) * v[j];
-    }
+        return AKT_OK;
+    for (size_t j = 0; j < P; j++)
+        s[j] = phi_value(PHI_EXP, h, w[j]) * u[j] + phi_value(PHI_1, h, w[j]) * v[j];
     cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)P, (int)P, 1.0, V, (int)P, s, 1, 0.0, end, 1);
+    return AKT_OK;
+}
+
+/* The largest eigenvalue of the K in pop->K by Lanczos from the all-ones vector (the relu and
+ * erf NTKs' top eigenvector is close to it), to a Ritz residual of 1e-10 lambda (a Ritz value
+ * with residual rho is within rho of an eigenvalue); only the first step of a run needs it. */
+static double ntk_lambda_max(akt_population *pop, size_t P)
+{
+    size_t m_max = pop->krylov_max;
+    double *V = pop->krylov_V, *alpha = pop->krylov_small, *beta = alpha + m_max;
+    double *d = beta + m_max + 1, *e = d + m_max, *proj = e + m_max, *Z = proj + 3 * m_max + 1;
+    double largest = 0.0;
+    for (size_t mu = 0; mu < P; mu++)
+        V[mu] = 1.0 / sqrt((double)P);
+    for (size_t j = 0; j < m_max; j++) {
+        double *v = V + j * P, *w = V + (j + 1) * P;
+        cblas_dsymv(CblasRowMajor, CblasUpper, (int)P, 1.0, pop->K, (int)P, v, 1, 0.0, w, 1);
+        alpha[j] = 0.0;
+        for (int pass = 0; pass < 2; pass++) {
+            cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)(j + 1), (int)P, 1.0, V, (int)P, w, 1,
+                        0.0, proj, 1);
+            cblas_dgemv(CblasRowMajor, CblasTrans, (int)(j + 1), (int)P, -1.0, V, (int)P, proj,
+                        1, 1.0, w, 1);
+            alpha[j] += proj[j];
+        }
+        double next = cblas_dnrm2((int)P, w, 1);
+        size_t m = j + 1;
+        memcpy(d, alpha, m * sizeof *d);
+        for (size_t k = 0; k + 1 < m; k++)
+            e[k] = beta[k + 1];
+        if (LAPACKE_dstev(LAPACK_ROW_MAJOR, 'V', (lapack_int)m, d, e, Z, (lapack_int)m) != 0)
+            break;
+        largest = d[m - 1];
+        if (next * fabs(Z[(m - 1) * m + m - 1]) <= 1e-10 * fabs(largest) || next == 0.0)
+            break;
+        beta[j + 1] = next;
+        cblas_dscal((int)P, 1.0 / next, w, 1);
+    }
+    return largest;
 }
 
 /* y_out = decayed y + the feedback of the residual integral Psi through the features of e:
@@ -450,23 +689,39 @@ static void residual_model(akt_population *pop, size_t P, double h, const double
  * step (phi1(-a h) = int_0^h e^{-a (h - s)} ds / h). Second order like the midpoint weight
  * e^{-a h/2}, and, unlike it, it keeps a stationary state stationary for any h (constant W and
  * Delta with gamma W Delta = a c give c_out = c), so long runs toward the t -> infinity state
- * are not biased by their large steps. */
+ * are not biased by their large steps.
+ * In weight coordinates the feedback reaches v through the inputs: v_out = e^{-(lambda+delta) h} v
+ * + phi1(.) gamma (W * Psi) X / sqrt(D), one S x P x D product. */
 static void advance(akt_population *pop, const flow_context *c, const double *y, double h,
                     const flow_eval *e, const double *Psi, double *y_out)
 {
-    size_t S = pop->S, P = c->P;
+    size_t S = pop->S, P = c->P, n = c->n, D = pop->D;
     double rate = c->lambda + c->delta;
     double ea = exp(-rate * h), ea_mid = c->gamma * phi1(-rate * h);
     double ez = exp(-c->lambda * h), ez_mid = c->gamma * phi1(-c->lambda * h);
+    double *U = pop->H; /* weights: the feedback on the training points, S x P */
     for (size_t i = 0; i < S; i++) {
-        const double *ci = y + i * P, *Wi = e->W + i * P, *Fi = e->F + i * P;
-        double *out = y_out + i * P, dot = 0.0;
-        for (size_t mu = 0; mu < P; mu++) {
-            out[mu] = ea * ci[mu] + ea_mid * Wi[mu] * Psi[mu];
-            dot += Fi[mu] * Psi[mu];
+        const double *ci = y + i * n, *Wi = e->W + i * P, *Fi = e->F + i * P;
+        double *out = y_out + i * n, dot = 0.0;
+        if (c->weights) {
+            double *Ui = U + i * P;
+            for (size_t mu = 0; mu < P; mu++) {
+                Ui[mu] = Wi[mu] * Psi[mu];
+                dot += Fi[mu] * Psi[mu];
+            }
+            for (size_t k = 0; k < D; k++)
+                out[k] = ea * ci[k];
+        } else {
+            for (size_t mu = 0; mu < P; mu++) {
+                out[mu] = ea * ci[mu] + ea_mid * Wi[mu] * Psi[mu];
+                dot += Fi[mu] * Psi[mu];
+            }
         }
-        y_out[S * P + i] = ez * y[S * P + i] + ez_mid * dot;
+        y_out[S * n + i] = ez * y[S * n + i] + ez_mid * dot;
     }
+    if (c->weights)
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)S, (int)D, (int)P,
+                    ea_mid / sqrt((double)D), U, (int)P, c->X, (int)D, 1.0, y_out, (int)D);
 }
 
 /* Relative Phi-identity residual |f - Phi (Phi + lambda I)^{-1} y| / |f| of an evaluated state
@@ -476,6 +731,7 @@ static int identity_residual(akt_population *pop, const flow_context *c, const f
 {
     size_t S = pop->S, P = c->P;
     double *Phi = pop->G;
+    pop->eigen_valid = false; /* Phi takes pop->G */
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)P, (int)P, (int)S, 1.0 / (double)S,
                 e->F, (int)P, e->F, (int)P, 0.0, Phi, (int)P);
     double *fixed = pop->work;
@@ -569,7 +825,8 @@ static double switching_fraction(double h_start, double A, double B)
  * into a bias of f of order h (measured: 0.5 % of the test loss at 130 steps for T = 5). Each
  * component whose sign differs between start, midpoint and end gets its switched-on fraction
  * from switching_fraction instead, its c is corrected, and the end state's pre-activations are
- * updated through that neuron's row of C (O(P) per corrected component).
+ * updated through that neuron's row of C (O(P) per corrected component; in weight coordinates
+ * the correction of c_mu moves v along x_mu / sqrt(D), which changes h by the same row of C).
  * The components of one neuron are coupled through C: a component's drift A includes the moves
  * of the neuron's other components, and when one of those slides on its own kink, its
  * uncorrected move (fully on or fully off, by its midpoint sign) is as large as the component's
@@ -587,12 +844,13 @@ static size_t resolve_kinks(akt_population *pop, const flow_context *c, double h
                             const double *H_from, const double *H_used, const double *z_used,
                             const double *Psi, double *y_out, flow_eval *to)
 {
-    size_t S = pop->S, P = c->P, corrected = 0;
+    size_t S = pop->S, P = c->P, n = c->n, D = pop->D, corrected = 0;
     double ea_mid = c->gamma * phi1(-(c->lambda + c->delta) * h); /* as in advance */
+    double input_scale = 1.0 / sqrt((double)D);
     double *applied = pop->kink_fractions; /* each component's switched-on fraction in y_out */
     for (size_t i = 0; i < S; i++) {
         const double *hs = H_from + i * P, *hu = H_used + i * P;
-        double *he = to->H + i * P, *ci = y_out + i * P;
+        double *he = to->H + i * P, *ci = y_out + i * n;
         bool switching = false;
         for (size_t mu = 0; mu < P && !switching; mu++)
             switching = (hs[mu] > 0.0) != (hu[mu] > 0.0) || (hu[mu] > 0.0) != (he[mu] > 0.0);
@@ -613,7 +871,10 @@ static size_t resolve_kinks(akt_population *pop, const flow_context *c, double h
                 double change = switching_fraction(hs[mu], A, B) - applied[mu];
                 if (change == 0.0)
                     continue;
-                ci[mu] += change * move;
+                if (c->weights) /* c_mu's move reaches v along x_mu / sqrt(D) */
+                    cblas_daxpy((int)D, change * move * input_scale, c->X + mu * D, 1, ci, 1);
+                else
+                    ci[mu] += change * move;
                 cblas_daxpy((int)P, change * move, c->C + mu * P, 1, he, 1);
                 applied[mu] += change;
                 largest = fmax(largest, fabs(change));
@@ -640,7 +901,7 @@ static void remove_kink_remainders(akt_population *pop, const flow_context *c, c
                                    const flow_eval *end, double *model_end)
 {
     size_t S = pop->S, P = c->P;
-    const double *z_start = y + S * P, *z_end = pop->y_new + S * P, *z_mid = pop->z_mid;
+    const double *z_start = y + S * c->n, *z_end = pop->y_new + S * c->n, *z_mid = pop->z_mid;
     double scale = 1.0 / (c->gamma * (double)S);
     for (size_t i = 0; i < S; i++) {
         const double *hs = now->H + i * P, *hm = mid->H + i * P, *he = end->H + i * P;
@@ -659,7 +920,7 @@ static void remove_kink_remainders(akt_population *pop, const flow_context *c, c
 
 /* One exponential midpoint step of length h from y (evaluated in *now) into pop->y_new, leaving
  * the end state's evaluation in *end. The predictor is a half exponential Euler step with the
- * last K decomposed (an O(h) stale K only changes the midpoint by O(h^2)); the step itself uses
+ * last K (an O(h) stale K only changes the midpoint by O(h^2)); the step itself uses
  * the features, K and forcing at the midpoint: second order. Returns the local error estimate:
  * the RMS gap between the end state's actual residual and the frozen-midpoint model's, both
  * accurate to O(h^3), in output units. NAN when an evaluation met NaN/Inf. */
@@ -667,24 +928,25 @@ static double exponential_midpoint(akt_population *pop, const flow_context *c, c
                                    double h, flow_eval *now, flow_eval *mid, flow_eval *end,
                                    akt_error *err, int *status)
 {
-    size_t P = c->P;
+    size_t P = c->P, n = c->n;
     double *Psi = pop->Psi, *model_end = pop->model_end;
     *status = AKT_OK;
     bool relu = pop->activation == AKT_ACTIVATION_RELU;
-    residual_model(pop, P, 0.5 * h, now->Delta, now->q, Psi, NULL);
+    if ((*status = residual_model(pop, P, 0.5 * h, now->Delta, now->q, Psi, NULL, err)) != AKT_OK)
+        return NAN;
     advance(pop, c, y, 0.5 * h, now, Psi, pop->y_new);
     if (!evaluate(pop, c, pop->y_new, pop->t + 0.5 * h, mid))
         return NAN;
     /* The predictor's kinks too: a component sliding on a kink would otherwise put its neuron's
      * midpoint O(h) off, an O(h^2) local error of the whole step. */
-    if (relu && resolve_kinks(pop, c, 0.5 * h, now->H, now->H, y + pop->S * P, Psi, pop->y_new,
+    if (relu && resolve_kinks(pop, c, 0.5 * h, now->H, now->H, y + pop->S * n, Psi, pop->y_new,
                               mid) > 0 &&
         !finish_evaluation(pop, c, pop->y_new, pop->t + 0.5 * h, mid))
         return NAN;
-    if ((*status = adapted_ntk_eigen(pop, c, mid, err)) != AKT_OK)
+    adapted_ntk(pop, c, mid);
+    if ((*status = residual_model(pop, P, h, now->Delta, mid->q, Psi, model_end, err)) != AKT_OK)
         return NAN;
-    residual_model(pop, P, h, now->Delta, mid->q, Psi, model_end);
-    memcpy(pop->z_mid, pop->y_new + pop->S * P, pop->S * sizeof *pop->z_mid);
+    memcpy(pop->z_mid, pop->y_new + pop->S * n, pop->S * sizeof *pop->z_mid);
     advance(pop, c, y, h, mid, Psi, pop->y_new);
     if (!evaluate(pop, c, pop->y_new, pop->t + h, end))
         return NAN;
@@ -708,7 +970,7 @@ static int integrate(akt_population *pop, flow_context *c, double *y,
                      const akt_population_phase *phase, step_log *log, akt_population_run *run,
                      akt_error *err)
 {
-    size_t S = pop->S, P = c->P, n = S * (P + 1);
+    size_t S = pop->S, P = c->P, n = S * (c->n + 1);
     double t_start = pop->t, t_end = t_start + phase->time;
     double tol = phase->step_tolerance;
     flow_eval *now = &pop->evals[0], *mid = &pop->evals[1], *end = &pop->evals[2];
@@ -717,11 +979,13 @@ static int integrate(akt_population *pop, flow_context *c, double *y,
     if (!evaluate(pop, c, y, pop->t, now))
         return akt_error_set(err, AKT_ERR_NUMERIC, "%s phase at t = %g: predictions on the "
                              "training points are NaN/Inf", state_name(pop->kind), pop->t);
-    int status = adapted_ntk_eigen(pop, c, now, err);
+    adapted_ntk(pop, c, now);
+    int status = use_krylov(P) ? AKT_OK : ntk_eigen(pop, P, err);
     if (status != AKT_OK)
         return status;
     /* First step: the fastest relaxation time 1/lambda_max(K); the controller grows it. */
-    double dt = fmin(1.0 / fmax(pop->eigenvalues[P - 1], 1e-3), t_end - pop->t);
+    double lambda_max = use_krylov(P) ? ntk_lambda_max(pop, P) : pop->eigenvalues[P - 1];
+    double dt = fmin(1.0 / fmax(lambda_max, 1e-3), t_end - pop->t);
     while (pop->t < t_end) {
         bool last = false;
         if (log && log->replay) {
@@ -835,7 +1099,7 @@ static int converge_accelerated(akt_population *pop, flow_context *c, double *y,
                                 const akt_population_phase *phase, akt_population_run *run,
                                 akt_error *err)
 {
-    size_t n = pop->S * (c->P + 1);
+    size_t n = pop->S * (c->n + 1);
     akt_anderson *anderson = akt_anderson_alloc(n + 1, ANDERSON_MEMORY);
     double *start = malloc((n + 1) * sizeof *start), *plain = malloc((n + 1) * sizeof *plain);
     double *image = malloc((n + 1) * sizeof *image);
@@ -931,11 +1195,12 @@ static int run_phase(akt_population *pop, flow_context *c, double *y,
 }
 
 /* Forward Euler with a fixed step dt on the same flow (akt_population_run_euler): what a
- * finite-width network does, step for step, in the reduced representation. */
+ * finite-width network does, step for step, in the phase's coordinates (weights: the step's
+ * feedback gamma W * Delta reaches v through X / sqrt(D), one S x P x D product). */
 static int integrate_euler(akt_population *pop, const flow_context *c, double *y, double time,
                            double dt, akt_population_run *run, akt_error *err)
 {
-    size_t S = pop->S, P = c->P;
+    size_t S = pop->S, P = c->P, n = c->n, D = pop->D;
     double t_end = pop->t + time, rate = c->lambda + c->delta;
     long steps = (long)ceil(time / dt - 1e-9);
     flow_eval *e = &pop->evals[0];
@@ -948,15 +1213,28 @@ static int integrate_euler(akt_population *pop, const flow_context *c, double *y
             return akt_error_set(err, AKT_ERR_NUMERIC, "%s phase at t = %.6g: predictions on the "
                                  "training points became NaN/Inf", state_name(pop->kind), pop->t);
         }
+        double *U = pop->H; /* weights: the feedback on the training points, S x P */
         for (size_t i = 0; i < S; i++) {
-            double *ci = y + i * P, dot = 0.0;
+            double *ci = y + i * n, dot = 0.0;
             const double *Wi = e->W + i * P, *Fi = e->F + i * P;
-            for (size_t mu = 0; mu < P; mu++) {
-                ci[mu] += h * (c->gamma * Wi[mu] * e->Delta[mu] - rate * ci[mu]);
-                dot += Fi[mu] * e->Delta[mu];
+            if (c->weights) {
+                for (size_t mu = 0; mu < P; mu++) {
+                    U[i * P + mu] = Wi[mu] * e->Delta[mu];
+                    dot += Fi[mu] * e->Delta[mu];
+                }
+                for (size_t k = 0; k < D; k++)
+                    ci[k] -= h * rate * ci[k];
+            } else {
+                for (size_t mu = 0; mu < P; mu++) {
+                    ci[mu] += h * (c->gamma * Wi[mu] * e->Delta[mu] - rate * ci[mu]);
+                    dot += Fi[mu] * e->Delta[mu];
+                }
             }
-            y[S * P + i] += h * (c->gamma * dot - c->lambda * y[S * P + i]);
+            y[S * n + i] += h * (c->gamma * dot - c->lambda * y[S * n + i]);
         }
+        if (c->weights)
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)S, (int)D, (int)P,
+                        h * c->gamma / sqrt((double)D), U, (int)P, c->X, (int)D, 1.0, y, (int)D);
         pop->t += h;
         run->steps++;
     }
@@ -975,13 +1253,18 @@ static void phase_context(akt_population *pop, flow_context *c)
     c->gamma = pop->gamma;
     c->lambda = pop->lambda;
     c->delta = pop->delta;
+    int phase = pop->kind == STATE_SOURCE ? 0 : 1;
+    c->weights = pop->weights[phase];
+    c->n = pop->width[phase];
     if (pop->kind == STATE_SOURCE) {
         c->P = data->source.rows;
         c->h_base = pop->h0[AKT_POINTS_SOURCE_TRAIN];
         c->C = pop->C1[AKT_POINTS_SOURCE_TRAIN];
+        c->X = data->source.x;
         c->y = data->source.y;
     } else {
         c->P = data->target.rows;
+        c->X = data->target.x;
         c->h_base = pop->kind == STATE_JOINT ? pop->hs[AKT_POINTS_TARGET_TRAIN]
                                              : pop->h0[AKT_POINTS_TARGET_TRAIN];
         c->C = pop->C2[AKT_POINTS_TARGET_TRAIN];
@@ -1005,26 +1288,44 @@ static int check_phase(const akt_population_phase *phase, akt_error *err)
 }
 
 /* Where the current state's pre-activations on a point set come from: h = r(t) base + state C
- * (state S x P, C P x M). False when the state has no pre-activations there. */
+ * (reduced: state S x P, C P x M) or r(t) base + state X' / sqrt(D) (weights: state S x D, X the
+ * set's inputs, M x D). False when the state has no pre-activations there. */
 typedef struct {
-    const double *base, *C, *state;
-    size_t P;
+    const double *base, *C, *X, *state;
+    size_t n;      /* state width */
+    bool weights;
 } state_source;
 
 static bool state_source_of(const akt_population *pop, akt_points points, state_source *src)
 {
     if (pop->kind == STATE_SOURCE) {
-        *src = (state_source){pop->h0[points], pop->C1[points], pop->y_source,
-                              pop->rows[AKT_POINTS_SOURCE_TRAIN]};
+        *src = (state_source){pop->h0[points], pop->C1[points], pop->splits[points]->x,
+                              pop->y_source, pop->width[0], pop->weights[0]};
         return true;
     }
     if ((pop->kind == STATE_SCRATCH || pop->kind == STATE_JOINT) &&
         (points == AKT_POINTS_TARGET_TRAIN || points == AKT_POINTS_TEST)) {
         *src = (state_source){pop->kind == STATE_JOINT ? pop->hs[points] : pop->h0[points],
-                              pop->C2[points], pop->y_target, pop->rows[AKT_POINTS_TARGET_TRAIN]};
+                              pop->C2[points], pop->splits[points]->x, pop->y_target,
+                              pop->width[1], pop->weights[1]};
         return true;
     }
     return false;
+}
+
+/* out (count x M, leading dimension ld) = r out + rows first.. of the state mapped to the M
+ * points of src: S x n x M. */
+static void state_block_to_points(const akt_population *pop, const state_source *src, size_t M,
+                                  size_t first, size_t count, double r, double *out, size_t ld)
+{
+    const double *state = src->state + first * src->n;
+    if (src->weights)
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)count, (int)M, (int)pop->D,
+                    1.0 / sqrt((double)pop->D), state, (int)src->n, src->X, (int)pop->D, r, out,
+                    (int)ld);
+    else
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)count, (int)M, (int)src->n,
+                    1.0, state, (int)src->n, src->C, (int)M, r, out, (int)ld);
 }
 
 /* The pre-activations of the current state on a point set, into pop->Q (S x rows). */
@@ -1043,8 +1344,7 @@ static int query_preactivations(akt_population *pop, akt_points points, akt_erro
         return AKT_OK;
     double r = base_factor(pop->lambda, pop->delta, pop->t);
     memcpy(pop->Q, src.base, S * M * sizeof *pop->Q);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)S, (int)M, (int)src.P, 1.0,
-                src.state, (int)src.P, src.C, (int)M, r, pop->Q, (int)M);
+    state_block_to_points(pop, &src, M, 0, S, r, pop->Q, M);
     return AKT_OK;
 }
 
@@ -1062,11 +1362,11 @@ int akt_population_predict(akt_population *pop, akt_points points, double *f, ak
     const double *z;
     double gamma = pop->gamma;
     if (pop->kind == STATE_SOURCE)
-        z = pop->y_source + S * pop->rows[AKT_POINTS_SOURCE_TRAIN];
+        z = pop->y_source + S * pop->width[0];
     else if (pop->kind == STATE_INITIAL)
         z = pop->z0, gamma = 1.0; /* initial output with gamma 1 (it is 0 for any gamma) */
     else
-        z = pop->y_target + S * pop->rows[AKT_POINTS_TARGET_TRAIN];
+        z = pop->y_target + S * pop->width[1];
     readout_average(pop->Q, z, S, M, 1.0 / (gamma * (double)S), f);
     return AKT_OK;
 }
@@ -1086,14 +1386,14 @@ static void set_phase(akt_population *pop, state_kind kind, const akt_population
  * that both give the same numbers bit for bit. */
 static int keep_source_state(akt_population *pop, akt_error *err)
 {
-    size_t S = pop->S, P1 = pop->rows[AKT_POINTS_SOURCE_TRAIN];
+    size_t S = pop->S, n1 = pop->width[0];
     for (int s = AKT_POINTS_TARGET_TRAIN; s <= AKT_POINTS_TEST; s++) {
         int status = query_preactivations(pop, (akt_points)s, err);
         if (status != AKT_OK)
             return status;
         memcpy(pop->hs[s], pop->Q, S * pop->rows[s] * sizeof *pop->Q);
     }
-    memcpy(pop->z_source, pop->y_source + S * P1, S * sizeof *pop->z_source);
+    memcpy(pop->z_source, pop->y_source + S * n1, S * sizeof *pop->z_source);
     pop->source_done = true;
     return AKT_OK;
 }
@@ -1106,9 +1406,9 @@ int akt_population_run_source(akt_population *pop, const akt_population_phase *p
         return status;
     if (pop->kind == STATE_NONE)
         return akt_error_set(err, AKT_ERR_MEMORY, "population: sampling failed (out of memory)");
-    size_t S = pop->S, P1 = pop->rows[AKT_POINTS_SOURCE_TRAIN];
-    memset(pop->y_source, 0, S * P1 * sizeof *pop->y_source);
-    memcpy(pop->y_source + S * P1, pop->z0, S * sizeof *pop->z0);
+    size_t S = pop->S, n1 = pop->width[0];
+    memset(pop->y_source, 0, S * n1 * sizeof *pop->y_source);
+    memcpy(pop->y_source + S * n1, pop->z0, S * sizeof *pop->z0);
     pop->t = 0.0;
     set_phase(pop, STATE_SOURCE, phase);
     flow_context c;
@@ -1123,9 +1423,9 @@ int akt_population_start_scratch(akt_population *pop, akt_error *err)
 {
     if (pop->kind == STATE_NONE)
         return akt_error_set(err, AKT_ERR_INPUT, "population: not sampled");
-    size_t S = pop->S, P2 = pop->rows[AKT_POINTS_TARGET_TRAIN];
-    memset(pop->y_target, 0, S * P2 * sizeof *pop->y_target);
-    memcpy(pop->y_target + S * P2, pop->z0, S * sizeof *pop->z0);
+    size_t S = pop->S, n2 = pop->width[1];
+    memset(pop->y_target, 0, S * n2 * sizeof *pop->y_target);
+    memcpy(pop->y_target + S * n2, pop->z0, S * sizeof *pop->z0);
     pop->kind = STATE_SCRATCH;
     pop->t = 0.0;
     return AKT_OK;
@@ -1137,9 +1437,9 @@ int akt_population_start_joint(akt_population *pop, akt_readout_init readout_ini
     if (!pop->source_done)
         return akt_error_set(err, AKT_ERR_INPUT, "population: the joint regime needs the source "
                              "state (run the source phase first)");
-    size_t S = pop->S, P2 = pop->rows[AKT_POINTS_TARGET_TRAIN];
-    double *z = pop->y_target + S * P2;
-    memset(pop->y_target, 0, S * P2 * sizeof *pop->y_target);
+    size_t S = pop->S, n2 = pop->width[1];
+    double *z = pop->y_target + S * n2;
+    memset(pop->y_target, 0, S * n2 * sizeof *pop->y_target);
     if (readout_init == AKT_READOUT_ZERO) {
         memset(z, 0, S * sizeof *z);
     } else if (readout_init == AKT_READOUT_SOURCE) {
@@ -1197,9 +1497,9 @@ int akt_population_run_euler(akt_population *pop, const akt_population_phase *ph
     if (pop->kind == STATE_NONE)
         return akt_error_set(err, AKT_ERR_INPUT, "population: not sampled");
     if (source) {
-        size_t S = pop->S, P1 = pop->rows[AKT_POINTS_SOURCE_TRAIN];
-        memset(pop->y_source, 0, S * P1 * sizeof *pop->y_source);
-        memcpy(pop->y_source + S * P1, pop->z0, S * sizeof *pop->z0);
+        size_t S = pop->S, n1 = pop->width[0];
+        memset(pop->y_source, 0, S * n1 * sizeof *pop->y_source);
+        memcpy(pop->y_source + S * n1, pop->z0, S * sizeof *pop->z0);
         pop->t = 0.0;
         set_phase(pop, STATE_SOURCE, phase);
     } else {
@@ -1219,9 +1519,11 @@ int akt_population_run_euler(akt_population *pop, const akt_population_phase *ph
 struct akt_population_source {
     akt_activation activation;
     size_t S, D, P1;
+    bool weights;             /* the source phase's coordinates */
+    size_t width;             /* P1 (reduced) or D (weights) */
     unsigned long seed, replica;
     double t, gamma, lambda;  /* the source phase's end time, gamma and weight decay */
-    double *state;            /* S x (P1 + 1): a (S x P1) then z (S), actual values at t */
+    double *state;            /* S x (width + 1): a or v (S x width) then z (S), values at t */
 };
 
 double akt_population_source_gib(size_t neurons, size_t source_rows)
@@ -1244,7 +1546,7 @@ akt_population_source *akt_population_source_save(const akt_population *pop, akt
     if (pop->kind != STATE_SOURCE || !pop->source_done)
         return akt_error_set(err, AKT_ERR_INPUT, "population: only a finished source run can be "
                              "saved (save it before a target phase starts)"), NULL;
-    size_t S = pop->S, P1 = pop->rows[AKT_POINTS_SOURCE_TRAIN], n = S * (P1 + 1);
+    size_t S = pop->S, P1 = pop->rows[AKT_POINTS_SOURCE_TRAIN], n = S * (pop->width[0] + 1);
     akt_population_source *source = calloc(1, sizeof *source);
     if (source)
         source->state = malloc(n * sizeof *source->state);
@@ -1257,6 +1559,8 @@ akt_population_source *akt_population_source_save(const akt_population *pop, akt
     source->S = S;
     source->D = pop->D;
     source->P1 = P1;
+    source->weights = pop->weights[0];
+    source->width = pop->width[0];
     source->seed = pop->seed;
     source->replica = pop->replica;
     source->t = pop->t;
@@ -1273,11 +1577,12 @@ int akt_population_source_restore(akt_population *pop, const akt_population_sour
         return akt_error_set(err, AKT_ERR_INPUT, "population: not sampled");
     size_t S = pop->S, P1 = pop->rows[AKT_POINTS_SOURCE_TRAIN];
     if (source->activation != pop->activation || source->S != S || source->D != pop->D ||
-        source->P1 != P1 || source->seed != pop->seed || source->replica != pop->replica)
+        source->P1 != P1 || source->seed != pop->seed || source->replica != pop->replica ||
+        source->weights != pop->weights[0])
         return akt_error_set(err, AKT_ERR_INPUT, "population: the saved source state belongs to "
                              "another population (activation, neurons, dimension, source split "
-                             "size, seed or replica differ)");
-    memcpy(pop->y_source, source->state, S * (P1 + 1) * sizeof *pop->y_source);
+                             "size, seed, replica or coordinates differ)");
+    memcpy(pop->y_source, source->state, S * (source->width + 1) * sizeof *pop->y_source);
     pop->kind = STATE_SOURCE;
     pop->t = source->t;
     pop->gamma = source->gamma;
@@ -1338,7 +1643,8 @@ double akt_population_ntk_max(akt_population *pop)
     akt_error ignored;
     /* K needs the features only: a started phase not yet run has no gamma for f. */
     (void)evaluate(pop, &c, y, pop->t, &pop->evals[0]);
-    if (adapted_ntk_eigen(pop, &c, &pop->evals[0], &ignored) != AKT_OK)
+    adapted_ntk(pop, &c, &pop->evals[0]);
+    if (ntk_eigen(pop, c.P, &ignored) != AKT_OK)
         return NAN;
     return pop->eigenvalues[c.P - 1]; /* ascending */
 }
@@ -1369,9 +1675,8 @@ static int preactivation_block(const akt_population *pop, akt_points points, siz
         return AKT_OK;
     for (size_t i = 0; i < count; i++)
         memcpy(out + i * ld, src.base + (first + i) * M, M * sizeof *out);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)count, (int)M, (int)src.P, 1.0,
-                src.state + first * src.P, (int)src.P, src.C, (int)M,
-                base_factor(pop->lambda, pop->delta, pop->t), out, (int)ld);
+    state_block_to_points(pop, &src, M, first, count,
+                          base_factor(pop->lambda, pop->delta, pop->t), out, ld);
     return AKT_OK;
 }
 
@@ -1391,9 +1696,8 @@ int akt_population_kernels(akt_population *pop, const bool points[AKT_POINTS_COU
     }
     if (M == 0)
         return AKT_OK;
-    const double *z = pop->kind == STATE_SOURCE
-                          ? pop->y_source + S * pop->rows[AKT_POINTS_SOURCE_TRAIN]
-                          : pop->y_target + S * pop->rows[AKT_POINTS_TARGET_TRAIN];
+    const double *z = pop->kind == STATE_SOURCE ? pop->y_source + S * pop->width[0]
+                                                : pop->y_target + S * pop->width[1];
     size_t block = S < KERNEL_BLOCK_NEURONS ? S : KERNEL_BLOCK_NEURONS;
     double *H = malloc(block * M * sizeof *H), *F = malloc(block * M * sizeof *F);
     double *Fp = malloc(block * M * sizeof *Fp);
@@ -1440,10 +1744,11 @@ static double rms(const double *v, size_t n)
     return n ? cblas_dnrm2((int)n, v, 1) / sqrt((double)n) : 0.0;
 }
 
-/* Adds relative * rms(block) * N(0,1) to every entry of the b block and of the z block. */
+/* Adds relative * rms(block) * N(0,1) to every entry of the b block (b or its weights v) and of
+ * the z block. */
 static int kick(akt_population *pop, double *y, double relative, akt_error *err)
 {
-    size_t S = pop->S, P2 = pop->rows[AKT_POINTS_TARGET_TRAIN];
+    size_t S = pop->S, P2 = pop->width[1];
     gsl_rng *rng = stream(pop, AKT_POPULATION_STREAM_KICK);
     if (!rng)
         return akt_error_set(err, AKT_ERR_MEMORY, "out of memory allocating a generator");
@@ -1472,8 +1777,7 @@ int akt_population_stability(akt_population *pop, const akt_population_phase *ph
     if (pop->kind != STATE_JOINT)
         return akt_error_set(err, AKT_ERR_INPUT, "population: the stability test needs a joint "
                              "state");
-    size_t S = pop->S, P2 = pop->rows[AKT_POINTS_TARGET_TRAIN], Mt = pop->rows[AKT_POINTS_TEST];
-    size_t n = S * (P2 + 1);
+    size_t S = pop->S, Mt = pop->rows[AKT_POINTS_TEST], n = S * (pop->width[1] + 1);
     double *f_plain = malloc((Mt ? Mt : 1) * sizeof *f_plain);
     double *f_kicked = malloc((Mt ? Mt : 1) * sizeof *f_kicked);
     double *f_half = malloc((Mt ? Mt : 1) * sizeof *f_half);
