@@ -96,7 +96,11 @@ typedef struct {
     double *lambda, *z, *correlation, *ls_matrix, *ls_rhs;
     lapack_int *pivots;
     size_t *passive;
-    unsigned char *in_passive, *blocked;
+    unsigned char *in_passive, *blocked, *keep;
+    /* the passive Cholesky's cache (passive_cholesky): D x D Gram and factor, D right-hand side;
+     * rows 0..chol_rows of the Gram and 0..chol_factored of the factor are current */
+    double *chol_gram, *chol_factor, *chol_rhs;
+    size_t chol_rows, chol_factored;
     /* oracle */
     double *v, *u, *e, *best_e, *margins;
     unsigned char *cell, *trial_cell;
@@ -157,50 +161,93 @@ static void cell_functional(const problem *pb, const double *r, const unsigned c
 static double constraint_sign(const unsigned char *cell, size_t mu) { return cell[mu] ? -1.0 : 1.0; }
 
 /* Normal equations of the passive normals by a hand-written Cholesky (count is small, and
- * LAPACK's per-call set-up dominated the run time). Returns -1 when a pivot falls below
- * 1e-10 of its diagonal entry (nearly dependent normals): the caller then uses pivoted QR. */
+ * LAPACK's per-call set-up dominated the run time), kept up to date as the passive set changes:
+ * Lawson-Hanson appends one normal per outer step and removes a few in its inner steps, and
+ * row i of the factor depends only on the normals 0..i, so only the rows from the first changed
+ * position on are (re)computed, by the same formula in the same order as a factorisation from
+ * scratch (the iterates are bit-identical to it). The Gram entries s_i s_j x_i.x_j and the
+ * right-hand side s_i x_i.v are cached with them (stride D) and compacted on removal.
+ * Returns -1 when a pivot falls below 1e-10 of its diagonal entry (nearly dependent normals):
+ * the caller then uses pivoted QR. */
 static int passive_cholesky(const problem *pb, const unsigned char *cell, const double *v,
                             size_t count, workspace *wk)
 {
     size_t D = pb->D;
-    double *G = wk->ls_matrix, *b = wk->z;
-    for (size_t i = 0; i < count; i++) {
+    double *G = wk->chol_gram, *L = wk->chol_factor, *b = wk->z;
+    for (size_t i = wk->chol_rows; i < count; i++) {
         const double *xi = pb->X + wk->passive[i] * D;
         double si = constraint_sign(cell, wk->passive[i]);
-        b[i] = si * cblas_ddot((int)D, xi, 1, v, 1);
+        wk->chol_rhs[i] = si * cblas_ddot((int)D, xi, 1, v, 1);
         for (size_t j = 0; j <= i; j++) {
             const double *xj = pb->X + wk->passive[j] * D;
-            G[i * count + j] = si * constraint_sign(cell, wk->passive[j]) *
-                               cblas_ddot((int)D, xi, 1, xj, 1);
+            G[i * D + j] = si * constraint_sign(cell, wk->passive[j]) *
+                           cblas_ddot((int)D, xi, 1, xj, 1);
         }
     }
-    for (size_t j = 0; j < count; j++) {
-        double diagonal = G[j * count + j];
-        double pivot = diagonal;
-        for (size_t k = 0; k < j; k++)
-            pivot -= G[j * count + k] * G[j * count + k];
-        if (!(pivot > 1e-10 * diagonal))
-            return -1;
-        pivot = sqrt(pivot);
-        G[j * count + j] = pivot;
-        for (size_t i = j + 1; i < count; i++) {
-            double sum = G[i * count + j];
+    wk->chol_rows = count;
+    for (size_t i = wk->chol_factored; i < count; i++) {
+        for (size_t j = 0; j < i; j++) {
+            double sum = G[i * D + j];
             for (size_t k = 0; k < j; k++)
-                sum -= G[i * count + k] * G[j * count + k];
-            G[i * count + j] = sum / pivot;
+                sum -= L[i * D + k] * L[j * D + k];
+            L[i * D + j] = sum / L[j * D + j];
         }
+        double diagonal = G[i * D + i];
+        double pivot = diagonal;
+        for (size_t k = 0; k < i; k++)
+            pivot -= L[i * D + k] * L[i * D + k];
+        if (!(pivot > 1e-10 * diagonal)) {
+            wk->chol_factored = i;
+            return -1;
+        }
+        L[i * D + i] = sqrt(pivot);
+        wk->chol_factored = i + 1;
     }
     for (size_t i = 0; i < count; i++) {
+        b[i] = wk->chol_rhs[i];
         for (size_t k = 0; k < i; k++)
-            b[i] -= G[i * count + k] * b[k];
-        b[i] /= G[i * count + i];
+            b[i] -= L[i * D + k] * b[k];
+        b[i] /= L[i * D + i];
     }
     for (size_t i = count; i-- > 0;) {
         for (size_t k = i + 1; k < count; k++)
-            b[i] -= G[k * count + i] * b[k];
-        b[i] /= G[i * count + i];
+            b[i] -= L[k * D + i] * b[k];
+        b[i] /= L[i * D + i];
     }
     return 0;
+}
+
+/* The passive set keeps the entries flagged in keep[0..count) (in order): the cached Gram rows
+ * and right-hand side are compacted, the factor stays valid up to the first removed entry. */
+static void passive_compact_cache(workspace *wk, size_t D, const unsigned char *keep,
+                                  size_t count)
+{
+    size_t rows = wk->chol_rows < count ? wk->chol_rows : count;
+    size_t kept = 0;
+    for (size_t i = 0; i < rows; i++) {
+        if (!keep[i]) {
+            if (kept < wk->chol_factored)
+                wk->chol_factored = kept;
+            continue;
+        }
+        if (kept != i) {
+            size_t jj = 0;
+            for (size_t j = 0; j <= i; j++)
+                if (keep[j])
+                    wk->chol_gram[kept * D + jj++] = wk->chol_gram[i * D + j];
+            wk->chol_rhs[kept] = wk->chol_rhs[i];
+        } else {
+            /* row unchanged in place, but its columns may have shifted */
+            size_t jj = 0;
+            for (size_t j = 0; j <= i; j++)
+                if (keep[j])
+                    wk->chol_gram[kept * D + jj++] = wk->chol_gram[i * D + j];
+        }
+        kept++;
+    }
+    wk->chol_rows = kept;
+    if (wk->chol_factored > kept)
+        wk->chol_factored = kept;
 }
 
 /* Least squares on the passive normals: z_P = argmin |v - sum_{i in P} z_i a_i|; pivoted QR
@@ -251,6 +298,7 @@ static void cone_project(const problem *pb, const unsigned char *cell, const dou
     double threshold = NNLS_TOLERANCE * norm2(v, pb->D);
     memset(wk->in_passive, 0, P);
     memset(wk->blocked, 0, P);
+    wk->chol_rows = wk->chol_factored = 0;
     memcpy(q, v, pb->D * sizeof(double));
     for (size_t outer = 0; outer < 3 * P + 10; outer++) {
         cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)P, (int)pb->D, 1.0, pb->X, (int)pb->D, q, 1,
@@ -298,12 +346,17 @@ static void cone_project(const problem *pb, const unsigned char *cell, const dou
                 count--;
                 wk->in_passive[entering] = 0;
                 wk->blocked[entering] = 1;
+                if (wk->chol_rows > count)
+                    wk->chol_rows = count;
+                if (wk->chol_factored > count)
+                    wk->chol_factored = count;
                 break;
             }
             size_t kept = 0;
             for (size_t i = 0; i < count; i++) {
                 double lam = wk->lambda[i] + alpha * (wk->z[i] - wk->lambda[i]);
-                if (i != leaving && lam > 0.0) {
+                wk->keep[i] = i != leaving && lam > 0.0;
+                if (wk->keep[i]) {
                     wk->passive[kept] = wk->passive[i];
                     wk->lambda[kept] = lam;
                     kept++;
@@ -311,6 +364,7 @@ static void cone_project(const problem *pb, const unsigned char *cell, const dou
                     wk->in_passive[wk->passive[i]] = 0;
                 }
             }
+            passive_compact_cache(wk, pb->D, wk->keep, count);
             count = kept;
         }
         cone_residual(pb, cell, v, count, wk, q);
@@ -766,6 +820,7 @@ static void workspace_free(workspace *wk)
 {
     free(wk->lambda); free(wk->z); free(wk->correlation); free(wk->ls_matrix); free(wk->ls_rhs);
     free(wk->pivots); free(wk->passive); free(wk->in_passive); free(wk->blocked);
+    free(wk->keep); free(wk->chol_gram); free(wk->chol_factor); free(wk->chol_rhs);
     free(wk->v); free(wk->u); free(wk->e); free(wk->best_e); free(wk->margins);
     free(wk->cell); free(wk->trial_cell);
     free(wk->W_extra); free(wk->W_new); free(wk->Z);
@@ -786,6 +841,10 @@ static int workspace_alloc(workspace *wk, size_t P, size_t D, size_t capacity)
     wk->passive = checked_calloc(P, sizeof(size_t), &failed);
     wk->in_passive = checked_calloc(P, 1, &failed);
     wk->blocked = checked_calloc(P, 1, &failed);
+    wk->keep = checked_calloc(P, 1, &failed);
+    wk->chol_gram = checked_calloc(D * D, sizeof(double), &failed);
+    wk->chol_factor = checked_calloc(D * D, sizeof(double), &failed);
+    wk->chol_rhs = checked_calloc(D, sizeof(double), &failed);
     wk->v = checked_calloc(D, sizeof(double), &failed);
     wk->u = checked_calloc(D, sizeof(double), &failed);
     wk->e = checked_calloc(D, sizeof(double), &failed);
