@@ -89,9 +89,6 @@ typedef struct {
     double *W;             /* capacity x D */
     int *sign;             /* +1 / -1 */
     unsigned char *cell;   /* capacity x P: 1 when mu in S (x_mu.w >= 0 required) */
-    size_t *passive;       /* capacity x D: the last prox projection's passive set (at most D
-                              normals kept), the warm start of the next one */
-    size_t *passive_count; /* capacity */
 } atom_set;
 
 /* Scratch space of one solve, sized once (P, D, capacity). */
@@ -419,6 +416,11 @@ static void cone_project_from(const problem *pb, const unsigned char *cell, cons
     }
 }
 
+static void cone_project(const problem *pb, const unsigned char *cell, const double *v, double *q,
+                         workspace *wk)
+{
+    cone_project_from(pb, cell, v, q, NULL, 0, wk);
+}
 
 /* ------------------------------------------------------------------------------------------ */
 /* Oracle */
@@ -719,7 +721,7 @@ static int lipschitz(const problem *pb, const atom_set *atoms, workspace *wk, do
     return AKT_OK;
 }
 
-static void prox_step(const problem *pb, atom_set *atoms, const double *W_from, double L,
+static void prox_step(const problem *pb, const atom_set *atoms, const double *W_from, double L,
                       workspace *wk, double *W_to)
 {
     size_t P = pb->P, D = pb->D, K = atoms->count;
@@ -733,12 +735,7 @@ static void prox_step(const problem *pb, atom_set *atoms, const double *W_from, 
     for (size_t k = 0; k < K; k++) {
         double *w = W_to + k * D;
         memcpy(wk->v, w, D * sizeof(double));
-        /* successive prox steps move w little: start from the last step's passive set */
-        cone_project_from(pb, atoms->cell + k * P, wk->v, w, atoms->passive + k * D,
-                          atoms->passive_count[k], wk);
-        size_t kept = wk->passive_count < D ? wk->passive_count : D;
-        memcpy(atoms->passive + k * D, wk->passive, kept * sizeof(size_t));
-        atoms->passive_count[k] = kept;
+        cone_project(pb, atoms->cell + k * P, wk->v, w, wk);
         double length = norm2(w, D);
         double shrink = length > pb->tau / L ? 1.0 - pb->tau / (L * length) : 0.0;
         if (shrink == 0.0)
@@ -813,8 +810,6 @@ static void remove_atom(const problem *pb, atom_set *atoms, size_t k)
     if (k != last) {
         memcpy(atoms->W + k * D, atoms->W + last * D, D * sizeof(double));
         memcpy(atoms->cell + k * P, atoms->cell + last * P, P);
-        memcpy(atoms->passive + k * D, atoms->passive + last * D, D * sizeof(size_t));
-        atoms->passive_count[k] = atoms->passive_count[last];
         atoms->sign[k] = atoms->sign[last];
     }
     atoms->count--;
@@ -871,7 +866,6 @@ static int add_atom(const problem *pb, atom_set *atoms, const candidate *cand)
     size_t k = atoms->count++;
     memset(atoms->W + k * pb->D, 0, pb->D * sizeof(double));
     memcpy(atoms->cell + k * pb->P, cand->cell, pb->P);
-    atoms->passive_count[k] = 0;
     atoms->sign[k] = cand->sign;
     return 1;
 }
@@ -1234,7 +1228,7 @@ static int solve_relu(const problem *pb, double tolerance, unsigned long seed, l
     /* Representer bound: an optimum with at most P atoms exists; one atom per sign and cell at
      * most P each, plus room for the candidates of one round before merging. */
     size_t capacity = 2 * P + 2 * ADDED_PER_SIGN;
-    atom_set atoms = {0, capacity, NULL, NULL, NULL, NULL, NULL};
+    atom_set atoms = {0, capacity, NULL, NULL, NULL};
     workspace wk;
     oracle_state os;
     int failed = workspace_alloc(&wk, P, D, capacity);
@@ -1242,12 +1236,9 @@ static int solve_relu(const problem *pb, double tolerance, unsigned long seed, l
     atoms.W = calloc(capacity * D, sizeof(double));
     atoms.sign = calloc(capacity, sizeof(int));
     atoms.cell = calloc(capacity * P, 1);
-    atoms.passive = calloc(capacity * D, sizeof(size_t));
-    atoms.passive_count = calloc(capacity, sizeof(size_t));
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     int status = AKT_OK;
-    if (failed || !atoms.W || !atoms.sign || !atoms.cell || !atoms.passive || !atoms.passive_count ||
-        !rng) {
+    if (failed || !atoms.W || !atoms.sign || !atoms.cell || !rng) {
         status = akt_error_set(err, AKT_ERR_MEMORY, "convex: out of memory (P = %zu, D = %zu)", P,
                                D);
         goto done;
@@ -1288,8 +1279,6 @@ done:
     free(atoms.W);
     free(atoms.sign);
     free(atoms.cell);
-    free(atoms.passive);
-    free(atoms.passive_count);
     workspace_free(&wk);
     oracle_free(&os);
     return status;
