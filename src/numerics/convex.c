@@ -26,8 +26,15 @@
  * (measured: two seeds then disagreed by 7e-4 in the training fit; refining every start they
  * agree to 2e-9). The reported gap is relative to the best direction found.
  *
+ * The cheap iteration runs a block of starts at once (two products per step); the P neighbour
+ * projections of a refinement step warm-start Lawson-Hanson from the cell's passive set.
+ *
  * Cost: the restricted problem is solved by FISTA, first order; on degenerate problems it
- * converges slowly, so tolerances much below 1e-7 take many outer rounds.
+ * converges slowly, so tolerances much below 1e-7 take many outer rounds. At D = 200, P = 1000
+ * the refinement's count (starts x steps x P projections) makes one oracle round about 10^5 s
+ * (bench/RESULTS.md, "Convex at D = 200, P = 1000"). Warm-starting the prox projections too
+ * (3 times faster there) was measured and reverted: on the convex_population problem its path
+ * let this oracle certify a point 1.5e-4 above the optimum.
  *
  * Linear activation: the problem is a one-group lasso in beta = sum_k c_k u_k, solved by
  * akt_linear_fixed_point. */
