@@ -111,7 +111,7 @@ typedef struct {
     double *chol_gram, *chol_factor, *chol_rhs;
     size_t chol_rows, chol_factored;
     /* oracle */
-    double *v, *u, *e, *best_e, *margins, *flip_margins;
+    double *v, *u, *e, *best_e, *margins;
     unsigned char *cell, *trial_cell;
     /* FISTA (capacity x D and P x capacity) */
     double *W_extra, *W_new, *Z, *R;
@@ -456,8 +456,8 @@ static double cell_maximum(const problem *pb, const double *r, const unsigned ch
  * neighbouring patterns while it improves (a flip of a kink the maximiser sits on keeps it
  * feasible, so it never loses; flips of other points reach cells not containing it, which
  * widens the local search at P projections per step). Writes the result into cand. */
-static void refine(const problem *pb, const double *r, int sign, const double *u, int widen,
-                   candidate *cand, workspace *wk)
+static void refine(const problem *pb, const double *r, int sign, const double *u, candidate *cand,
+                   workspace *wk)
 {
     size_t P = pb->P, D = pb->D;
     pattern_of(pb, u, cand->cell, wk->margins);
@@ -467,13 +467,11 @@ static void refine(const problem *pb, const double *r, int sign, const double *u
     memcpy(wk->parent_passive, wk->passive, parent_count * sizeof(size_t));
     for (int step = 0; step < REFINE_STEPS && cand->value > 0.0; step++) {
         cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)P, (int)D, 1.0, pb->X, (int)D, cand->e, 1,
-                    0.0, wk->flip_margins, 1);
+                    0.0, wk->margins, 1);
         memcpy(wk->trial_cell, cand->cell, P);
         double best = cand->value;
         size_t best_flip = P;
         for (size_t mu = 0; mu < P; mu++) {
-            if (!widen && fabs(wk->flip_margins[mu]) > KINK_TOLERANCE * pb->x_norm[mu])
-                continue;
             /* the neighbour's projection starts from this cell's passive set without mu */
             size_t n_initial = 0;
             for (size_t i = 0; i < parent_count; i++)
@@ -900,7 +898,7 @@ static void ascend_and_refine(const problem *pb, const double *r, int sign, int 
         size_t count = n - first < ASCENT_BLOCK ? n - first : ASCENT_BLOCK;
         cheap_ascent_block(pb, r, sign, U + first * D, count, &os->batch);
         for (size_t i = 0; i < count; i++) {
-            refine(pb, r, sign, U + (first + i) * D, 1, &os->trial, wk);
+            refine(pb, r, sign, U + (first + i) * D, &os->trial, wk);
             keep_best(pb, os->best[si], &os->n[si], REFINED_PER_SIGN, &os->trial);
         }
     }
@@ -952,9 +950,10 @@ static void *checked_calloc(size_t n, size_t size, int *failed)
 static void workspace_free(workspace *wk)
 {
     free(wk->lambda); free(wk->z); free(wk->correlation); free(wk->ls_matrix); free(wk->ls_rhs);
-    free(wk->pivots); free(wk->passive); free(wk->parent_passive); free(wk->best_passive); free(wk->initial); free(wk->in_passive); free(wk->blocked);
+    free(wk->pivots); free(wk->passive); free(wk->parent_passive); free(wk->best_passive);
+    free(wk->initial); free(wk->in_passive); free(wk->blocked);
     free(wk->keep); free(wk->chol_gram); free(wk->chol_factor); free(wk->chol_rhs);
-    free(wk->v); free(wk->u); free(wk->e); free(wk->best_e); free(wk->margins); free(wk->flip_margins);
+    free(wk->v); free(wk->u); free(wk->e); free(wk->best_e); free(wk->margins);
     free(wk->cell); free(wk->trial_cell);
     free(wk->W_extra); free(wk->W_new); free(wk->Z);
     free(wk->R); free(wk->f); free(wk->r); free(wk->gram); free(wk->eigenvalues);
@@ -986,7 +985,6 @@ static int workspace_alloc(workspace *wk, size_t P, size_t D, size_t capacity)
     wk->e = checked_calloc(D, sizeof(double), &failed);
     wk->best_e = checked_calloc(D, sizeof(double), &failed);
     wk->margins = checked_calloc(P, sizeof(double), &failed);
-    wk->flip_margins = checked_calloc(P, sizeof(double), &failed);
     wk->cell = checked_calloc(P, 1, &failed);
     wk->trial_cell = checked_calloc(P, 1, &failed);
     wk->W_extra = checked_calloc(capacity * D, sizeof(double), &failed);
