@@ -2,7 +2,7 @@
 # bench/run.sh: reruns every benchmark of bench/RESULTS.md and rewrites bench/results/.
 #
 # Usage (from the repository root, after `meson setup build --buildtype=release && ninja -C build`):
-#     bench/run.sh [grid] [solve] [finite] [integrator]   (no argument: the first three)
+#     bench/run.sh [grid] [solve] [finite] [integrator] [convex]   (no argument: the first three)
 # Environment: BUILD (default build), THREADS (OpenBLAS threads while measuring, default 1),
 # GRID_P, GRID_S (the grid's cells, default 100,300,1000,3000 and 1024,8192,32768),
 # GRID_TOLERANCES (akt's step_tolerance ladder, default 1e-3,1e-4,3e-5), GRID_LADDER_NEURONS
@@ -12,7 +12,7 @@
 # solve; default: bench_solve's per-case limits), SOLVE_APPEND=1 (keep solve.md/csv and append
 # this run's cases to them, e.g. to rerun the cheap quickstart without the 15-minute convex case),
 # FINITE_WIDTHS (default 256,1024,4096), FINITE_MODEL_FROM (widths from which bench_finite only
-# times the step and models the rest, default 4096), FINITE_SEEDS (seeds per width, default 2).
+# times the step and models the rest, default 4096), FINITE_SEEDS (seeds per width, default 2),
 # integrator (issue 13's integrator leads, RESULTS.md "Integrator: weight space and Lanczos"):
 # seconds per step of akt and dense at INTEGRATOR_P x INTEGRATOR_S (default 300,1000 and
 # 1024,8192), alternating with INTEGRATOR_BEFORE (the bench_grid of another build, e.g. of the
@@ -21,6 +21,10 @@
 # 1e-3,1e-4,5e-5,3e-5) at P = 300 (S = 1024) and P = 1000 (S = 256) against the Richardson
 # references of the dense ladders in grid_accuracy.csv (INTEGRATOR_REFERENCES; the dense runs do
 # not depend on akt's integrator); and the step of relu_d200's source phase at S = 8192.
+# CONVEX_MAX_ITERATIONS (outer iterations of each convex phase, default 5000), CONVEX_TIMEOUT
+# (wall seconds allowed to the convex stage, default 3600; the D = 200 phases need far more today,
+# see RESULTS.md "Convex at D = 200, P = 1000"), CONVEX_SETS (extra --set overrides, e.g.
+# "data.dim=10 data.source.samples=30" for a small run).
 # Each stage writes bench/results/<stage>.md (the tables, as printed) and <stage>*.csv; the
 # header of each .md names the machine, the load, the date and the commit measured.
 set -eu
@@ -37,6 +41,9 @@ SOLVE_APPEND=${SOLVE_APPEND:-0}
 FINITE_WIDTHS=${FINITE_WIDTHS:-256,1024,4096}
 FINITE_MODEL_FROM=${FINITE_MODEL_FROM:-4096}
 FINITE_SEEDS=${FINITE_SEEDS:-2}
+CONVEX_MAX_ITERATIONS=${CONVEX_MAX_ITERATIONS:-5000}
+CONVEX_TIMEOUT=${CONVEX_TIMEOUT:-3600}
+CONVEX_SETS=${CONVEX_SETS:-}
 SOLVE_CASES=${SOLVE_CASES:-quickstart population convex population_small}
 INTEGRATOR_P=${INTEGRATOR_P:-300,1000}
 INTEGRATOR_S=${INTEGRATOR_S:-1024,8192}
@@ -106,8 +113,19 @@ for stage in $stages; do
             --full-max-P 0 --timed-steps 5 --csv "$OUT/integrator.csv" --commit "$COMMIT" \
             | tee -a "$OUT/integrator.md"
         ;;
+    convex)
+        # method convex phase by phase on the D = 200 problem (source, scratch to gap 1e-6), the
+        # 10^5 random-direction check of each certificate, and akt_solve on source, scratch,
+        # readout (issue 13, target "Convex")
+        set_args=
+        for s in $CONVEX_SETS; do set_args="$set_args --set $s"; done
+        # shellcheck disable=SC2086
+        timeout "$CONVEX_TIMEOUT" "$BUILD/bench/bench_convex" --spec bench/specs/relu_d200.yaml \
+            $set_args --tolerance 1e-6 --max-iterations "$CONVEX_MAX_ITERATIONS" \
+            --directions 100000 --solve --commit "$COMMIT" | tee "$OUT/convex.md" || true
+        ;;
     *)
-        echo "bench/run.sh: unknown stage $stage (grid, solve, finite, integrator)" >&2
+        echo "bench/run.sh: unknown stage $stage (grid, solve, finite, integrator, convex)" >&2
         exit 2
         ;;
     esac

@@ -11,10 +11,11 @@
  * as good as the search). Its source kernel is in closed form:
  *     Phi_s(x, x') = gamma sum_k |c_k| phi(u_k.x/sqrt(D)) phi(u_k.x'/sqrt(D)).
  * Linear activation: the single atom u = beta/|beta|, c = |beta| of akt_linear_fixed_point.
- * Cost (relu): each oracle round refines ~2 (P + K + 160) starts with exact cone projections
- * (P per refinement step), and the restricted lasso is first order (FISTA); measured 3-6 s of
- * CPU for P = 24..30, D = 8..10 at tolerance 1e-7..1e-6; a D = 200, P = 1000 relu source did not
- * reach a gap of 1e-6 within 900 s (bench/RESULTS.md). */
+ * Cost (relu): each oracle round ascends ~2 (P + K + 160) starts (batched products) and refines
+ * every one with exact cone projections (P per refinement step, warm-started), and the
+ * restricted lasso is first order (FISTA); measured 3-6 s of CPU for P = 24..30, D = 8..10 at
+ * tolerance 1e-7..1e-6. At D = 200, P = 1000 one oracle round is about 10^5 s of CPU (model from
+ * measured projections; bench/RESULTS.md, "Convex at D = 200, P = 1000"). */
 #ifndef AKT_CONVEX_H
 #define AKT_CONVEX_H
 

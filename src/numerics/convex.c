@@ -26,8 +26,15 @@
  * (measured: two seeds then disagreed by 7e-4 in the training fit; refining every start they
  * agree to 2e-9). The reported gap is relative to the best direction found.
  *
+ * The cheap iteration runs a block of starts at once (two products per step); the P neighbour
+ * projections of a refinement step warm-start Lawson-Hanson from the cell's passive set.
+ *
  * Cost: the restricted problem is solved by FISTA, first order; on degenerate problems it
- * converges slowly, so tolerances much below 1e-7 take many outer rounds.
+ * converges slowly, so tolerances much below 1e-7 take many outer rounds. At D = 200, P = 1000
+ * the refinement's count (starts x steps x P projections) makes one oracle round about 10^5 s
+ * (bench/RESULTS.md, "Convex at D = 200, P = 1000"). Warm-starting the prox projections too
+ * (3 times faster there) was measured and reverted: on the convex_population problem its path
+ * let this oracle certify a point 1.5e-4 above the optimum.
  *
  * Linear activation: the problem is a one-group lasso in beta = sum_k c_k u_k, solved by
  * akt_linear_fixed_point. */
@@ -73,6 +80,7 @@
 #define PERTURBED_CENTRES 4
 #define PERTURBED_STARTS 32
 #define ADDED_PER_SIGN 4
+#define ASCENT_BLOCK 256
 
 typedef struct {
     const double *X, *y;
@@ -95,8 +103,13 @@ typedef struct {
     /* Lawson-Hanson */
     double *lambda, *z, *correlation, *ls_matrix, *ls_rhs;
     lapack_int *pivots;
-    size_t *passive;
-    unsigned char *in_passive, *blocked;
+    size_t *passive, passive_count;  /* the last projection's passive set */
+    size_t *parent_passive, *best_passive, *initial;   /* refine's warm starts */
+    unsigned char *in_passive, *blocked, *keep;
+    /* the passive Cholesky's cache (passive_cholesky): D x D Gram and factor, D right-hand side;
+     * rows 0..chol_rows of the Gram and 0..chol_factored of the factor are current */
+    double *chol_gram, *chol_factor, *chol_rhs;
+    size_t chol_rows, chol_factored;
     /* oracle */
     double *v, *u, *e, *best_e, *margins;
     unsigned char *cell, *trial_cell;
@@ -157,50 +170,93 @@ static void cell_functional(const problem *pb, const double *r, const unsigned c
 static double constraint_sign(const unsigned char *cell, size_t mu) { return cell[mu] ? -1.0 : 1.0; }
 
 /* Normal equations of the passive normals by a hand-written Cholesky (count is small, and
- * LAPACK's per-call set-up dominated the run time). Returns -1 when a pivot falls below
- * 1e-10 of its diagonal entry (nearly dependent normals): the caller then uses pivoted QR. */
+ * LAPACK's per-call set-up dominated the run time), kept up to date as the passive set changes:
+ * Lawson-Hanson appends one normal per outer step and removes a few in its inner steps, and
+ * row i of the factor depends only on the normals 0..i, so only the rows from the first changed
+ * position on are (re)computed, by the same formula in the same order as a factorisation from
+ * scratch (the iterates are bit-identical to it). The Gram entries s_i s_j x_i.x_j and the
+ * right-hand side s_i x_i.v are cached with them (stride D) and compacted on removal.
+ * Returns -1 when a pivot falls below 1e-10 of its diagonal entry (nearly dependent normals):
+ * the caller then uses pivoted QR. */
 static int passive_cholesky(const problem *pb, const unsigned char *cell, const double *v,
                             size_t count, workspace *wk)
 {
     size_t D = pb->D;
-    double *G = wk->ls_matrix, *b = wk->z;
-    for (size_t i = 0; i < count; i++) {
+    double *G = wk->chol_gram, *L = wk->chol_factor, *b = wk->z;
+    for (size_t i = wk->chol_rows; i < count; i++) {
         const double *xi = pb->X + wk->passive[i] * D;
         double si = constraint_sign(cell, wk->passive[i]);
-        b[i] = si * cblas_ddot((int)D, xi, 1, v, 1);
+        wk->chol_rhs[i] = si * cblas_ddot((int)D, xi, 1, v, 1);
         for (size_t j = 0; j <= i; j++) {
             const double *xj = pb->X + wk->passive[j] * D;
-            G[i * count + j] = si * constraint_sign(cell, wk->passive[j]) *
-                               cblas_ddot((int)D, xi, 1, xj, 1);
+            G[i * D + j] = si * constraint_sign(cell, wk->passive[j]) *
+                           cblas_ddot((int)D, xi, 1, xj, 1);
         }
     }
-    for (size_t j = 0; j < count; j++) {
-        double diagonal = G[j * count + j];
-        double pivot = diagonal;
-        for (size_t k = 0; k < j; k++)
-            pivot -= G[j * count + k] * G[j * count + k];
-        if (!(pivot > 1e-10 * diagonal))
-            return -1;
-        pivot = sqrt(pivot);
-        G[j * count + j] = pivot;
-        for (size_t i = j + 1; i < count; i++) {
-            double sum = G[i * count + j];
+    wk->chol_rows = count;
+    for (size_t i = wk->chol_factored; i < count; i++) {
+        for (size_t j = 0; j < i; j++) {
+            double sum = G[i * D + j];
             for (size_t k = 0; k < j; k++)
-                sum -= G[i * count + k] * G[j * count + k];
-            G[i * count + j] = sum / pivot;
+                sum -= L[i * D + k] * L[j * D + k];
+            L[i * D + j] = sum / L[j * D + j];
         }
+        double diagonal = G[i * D + i];
+        double pivot = diagonal;
+        for (size_t k = 0; k < i; k++)
+            pivot -= L[i * D + k] * L[i * D + k];
+        if (!(pivot > 1e-10 * diagonal)) {
+            wk->chol_factored = i;
+            return -1;
+        }
+        L[i * D + i] = sqrt(pivot);
+        wk->chol_factored = i + 1;
     }
     for (size_t i = 0; i < count; i++) {
+        b[i] = wk->chol_rhs[i];
         for (size_t k = 0; k < i; k++)
-            b[i] -= G[i * count + k] * b[k];
-        b[i] /= G[i * count + i];
+            b[i] -= L[i * D + k] * b[k];
+        b[i] /= L[i * D + i];
     }
     for (size_t i = count; i-- > 0;) {
         for (size_t k = i + 1; k < count; k++)
-            b[i] -= G[k * count + i] * b[k];
-        b[i] /= G[i * count + i];
+            b[i] -= L[k * D + i] * b[k];
+        b[i] /= L[i * D + i];
     }
     return 0;
+}
+
+/* The passive set keeps the entries flagged in keep[0..count) (in order): the cached Gram rows
+ * and right-hand side are compacted, the factor stays valid up to the first removed entry. */
+static void passive_compact_cache(workspace *wk, size_t D, const unsigned char *keep,
+                                  size_t count)
+{
+    size_t rows = wk->chol_rows < count ? wk->chol_rows : count;
+    size_t kept = 0;
+    for (size_t i = 0; i < rows; i++) {
+        if (!keep[i]) {
+            if (kept < wk->chol_factored)
+                wk->chol_factored = kept;
+            continue;
+        }
+        if (kept != i) {
+            size_t jj = 0;
+            for (size_t j = 0; j <= i; j++)
+                if (keep[j])
+                    wk->chol_gram[kept * D + jj++] = wk->chol_gram[i * D + j];
+            wk->chol_rhs[kept] = wk->chol_rhs[i];
+        } else {
+            /* row unchanged in place, but its columns may have shifted */
+            size_t jj = 0;
+            for (size_t j = 0; j <= i; j++)
+                if (keep[j])
+                    wk->chol_gram[kept * D + jj++] = wk->chol_gram[i * D + j];
+        }
+        kept++;
+    }
+    wk->chol_rows = kept;
+    if (wk->chol_factored > kept)
+        wk->chol_factored = kept;
 }
 
 /* Least squares on the passive normals: z_P = argmin |v - sum_{i in P} z_i a_i|; pivoted QR
@@ -243,15 +299,54 @@ static void cone_residual(const problem *pb, const unsigned char *cell, const do
     }
 }
 
-/* Writes P_K(v) into q (q may not alias v). */
-static void cone_project(const problem *pb, const unsigned char *cell, const double *v, double *q,
-                         workspace *wk)
+/* Writes P_K(v) into q (q may not alias v); the final passive set is left in
+ * wk->passive[0..wk->passive_count). Warm start: initial[0..n_initial) (normals of this cell,
+ * e.g. the passive set of a neighbouring cell's projection) is the first passive set, with the
+ * normals whose least-squares multipliers are not positive dropped until all are; from there
+ * Lawson-Hanson proceeds as from the empty set, and it stops on the same test (no normal
+ * outside the passive set correlates with the residual), so the result is the same exact
+ * projection, reached in a few steps when the neighbour's set is nearly right. */
+static void cone_project_from(const problem *pb, const unsigned char *cell, const double *v,
+                              double *q, const size_t *initial, size_t n_initial, workspace *wk)
 {
     size_t P = pb->P, count = 0;
     double threshold = NNLS_TOLERANCE * norm2(v, pb->D);
     memset(wk->in_passive, 0, P);
     memset(wk->blocked, 0, P);
+    wk->chol_rows = wk->chol_factored = 0;
     memcpy(q, v, pb->D * sizeof(double));
+    for (size_t i = 0; i < n_initial; i++) {
+        wk->passive[count++] = initial[i];
+        wk->in_passive[initial[i]] = 1;
+    }
+    while (count > 0) {
+        if (passive_least_squares(pb, cell, v, count, wk) != 0) {
+            for (size_t i = 0; i < count; i++)
+                wk->in_passive[wk->passive[i]] = 0;
+            count = 0;
+            wk->chol_rows = wk->chol_factored = 0;
+            break;
+        }
+        size_t kept = 0;
+        for (size_t i = 0; i < count; i++) {
+            wk->keep[i] = wk->z[i] > 0.0;
+            if (wk->keep[i]) {
+                wk->passive[kept] = wk->passive[i];
+                wk->lambda[kept] = wk->z[i];
+                kept++;
+            } else {
+                wk->in_passive[wk->passive[i]] = 0;
+            }
+        }
+        passive_compact_cache(wk, pb->D, wk->keep, count);
+        int done = kept == count;
+        count = kept;
+        if (done)
+            break;
+    }
+    if (count > 0)
+        cone_residual(pb, cell, v, count, wk, q);
+    wk->passive_count = count;
     for (size_t outer = 0; outer < 3 * P + 10; outer++) {
         cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)P, (int)pb->D, 1.0, pb->X, (int)pb->D, q, 1,
                     0.0, wk->correlation, 1);
@@ -269,12 +364,15 @@ static void cone_project(const problem *pb, const unsigned char *cell, const dou
         if (entering == P)
             return;
         wk->passive[count] = entering;
+        wk->passive_count = count + 1;
         wk->lambda[count] = 0.0;
         wk->in_passive[entering] = 1;
         count++;
         for (size_t inner = 0; inner < 3 * P + 10; inner++) {
-            if (passive_least_squares(pb, cell, v, count, wk) != 0)
+            if (passive_least_squares(pb, cell, v, count, wk) != 0) {
+                wk->passive_count = count;
                 return;
+            }
             double alpha = 1.0;
             size_t leaving = count;
             int all_positive = 1;
@@ -298,12 +396,18 @@ static void cone_project(const problem *pb, const unsigned char *cell, const dou
                 count--;
                 wk->in_passive[entering] = 0;
                 wk->blocked[entering] = 1;
+                if (wk->chol_rows > count)
+                    wk->chol_rows = count;
+                if (wk->chol_factored > count)
+                    wk->chol_factored = count;
+                wk->passive_count = count;
                 break;
             }
             size_t kept = 0;
             for (size_t i = 0; i < count; i++) {
                 double lam = wk->lambda[i] + alpha * (wk->z[i] - wk->lambda[i]);
-                if (i != leaving && lam > 0.0) {
+                wk->keep[i] = i != leaving && lam > 0.0;
+                if (wk->keep[i]) {
                     wk->passive[kept] = wk->passive[i];
                     wk->lambda[kept] = lam;
                     kept++;
@@ -311,52 +415,41 @@ static void cone_project(const problem *pb, const unsigned char *cell, const dou
                     wk->in_passive[wk->passive[i]] = 0;
                 }
             }
+            passive_compact_cache(wk, pb->D, wk->keep, count);
             count = kept;
+            wk->passive_count = count;
         }
         cone_residual(pb, cell, v, count, wk, q);
     }
 }
 
+static void cone_project(const problem *pb, const unsigned char *cell, const double *v, double *q,
+                         workspace *wk)
+{
+    cone_project_from(pb, cell, v, q, NULL, 0, wk);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Oracle */
 
-/* Exact maximum of s g over the closed cell: |P_K(v_S)|, at e = P_K(v_S)/|P_K(v_S)|. */
-static double cell_maximum(const problem *pb, const double *r, const unsigned char *cell, int sign,
-                           double *e, workspace *wk)
+/* Exact maximum of s g over the closed cell: |P_K(v_S)|, at e = P_K(v_S)/|P_K(v_S)|; the
+ * projection warm-starts from initial[0..n_initial) (cone_project_from). */
+static double cell_maximum_from(const problem *pb, const double *r, const unsigned char *cell,
+                                int sign, const size_t *initial, size_t n_initial, double *e,
+                                workspace *wk)
 {
     cell_functional(pb, r, cell, sign, wk->margins, wk->v);
-    cone_project(pb, cell, wk->v, e, wk);
+    cone_project_from(pb, cell, wk->v, e, initial, n_initial, wk);
     double value = norm2(e, pb->D);
     if (value > 0.0)
         cblas_dscal((int)pb->D, 1.0 / value, e, 1);
     return value;
 }
 
-/* The cheap local maximiser: u <- v_S/|v_S| until the pattern stops changing. Leaves the best
- * direction met in u and returns its oracle value. */
-static double cheap_ascent(const problem *pb, const double *r, int sign, double *u, workspace *wk)
+static double cell_maximum(const problem *pb, const double *r, const unsigned char *cell, int sign,
+                           double *e, workspace *wk)
 {
-    double best = oracle_value(pb, r, u, sign, wk->margins);
-    memcpy(wk->best_e, u, pb->D * sizeof(double));
-    for (int step = 0; step < CHEAP_STEPS; step++) {
-        pattern_of(pb, u, wk->cell, wk->margins);
-        cell_functional(pb, r, wk->cell, sign, wk->margins, wk->v);
-        double length = norm2(wk->v, pb->D);
-        if (length == 0.0)
-            break;
-        for (size_t d = 0; d < pb->D; d++)
-            u[d] = wk->v[d] / length;
-        double value = oracle_value(pb, r, u, sign, wk->margins);
-        if (value > best) {
-            best = value;
-            memcpy(wk->best_e, u, pb->D * sizeof(double));
-        }
-        pattern_of(pb, u, wk->trial_cell, wk->margins);
-        if (memcmp(wk->trial_cell, wk->cell, pb->P) == 0)
-            break;
-    }
-    memcpy(u, wk->best_e, pb->D * sizeof(double));
-    return best;
+    return cell_maximum_from(pb, r, cell, sign, NULL, 0, e, wk);
 }
 
 /* Exact refinement from u: cell maximum, then the best single sign flip among all P
@@ -370,6 +463,8 @@ static void refine(const problem *pb, const double *r, int sign, const double *u
     pattern_of(pb, u, cand->cell, wk->margins);
     cand->sign = sign;
     cand->value = cell_maximum(pb, r, cand->cell, sign, cand->e, wk);
+    size_t parent_count = wk->passive_count, best_count = 0;
+    memcpy(wk->parent_passive, wk->passive, parent_count * sizeof(size_t));
     for (int step = 0; step < REFINE_STEPS && cand->value > 0.0; step++) {
         cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)P, (int)D, 1.0, pb->X, (int)D, cand->e, 1,
                     0.0, wk->margins, 1);
@@ -377,18 +472,28 @@ static void refine(const problem *pb, const double *r, int sign, const double *u
         double best = cand->value;
         size_t best_flip = P;
         for (size_t mu = 0; mu < P; mu++) {
+            /* the neighbour's projection starts from this cell's passive set without mu */
+            size_t n_initial = 0;
+            for (size_t i = 0; i < parent_count; i++)
+                if (wk->parent_passive[i] != mu)
+                    wk->initial[n_initial++] = wk->parent_passive[i];
             wk->trial_cell[mu] ^= 1;
-            double value = cell_maximum(pb, r, wk->trial_cell, sign, wk->u, wk);
+            double value = cell_maximum_from(pb, r, wk->trial_cell, sign, wk->initial, n_initial,
+                                             wk->u, wk);
             /* relative 1e-12: an improvement must beat round-off of the projection */
             if (value > best * (1.0 + 1e-12)) {
                 best = value;
                 best_flip = mu;
                 memcpy(wk->best_e, wk->u, D * sizeof(double));
+                best_count = wk->passive_count;
+                memcpy(wk->best_passive, wk->passive, best_count * sizeof(size_t));
             }
             wk->trial_cell[mu] ^= 1;
         }
         if (best_flip == P)
             break;
+        parent_count = best_count;
+        memcpy(wk->parent_passive, wk->best_passive, best_count * sizeof(size_t));
         cand->cell[best_flip] ^= 1;
         cand->value = best;
         memcpy(cand->e, wk->best_e, D * sizeof(double));
@@ -402,6 +507,73 @@ typedef struct {
     size_t count, capacity;
     double *U;             /* capacity x D starts */
 } start_set;
+
+/* Buffers of the batched cheap ascent (ASCENT_BLOCK starts at a time). */
+typedef struct {
+    double *U, *Z, *M, *value;   /* block x D, P x block, P x block, block */
+    unsigned char *pattern;      /* block x P */
+    size_t *row;                 /* block */
+} ascent_batch;
+
+/* cheap_ascent on the n <= ASCENT_BLOCK rows of U at once (two n x D x P products per step
+ * instead of 4 matrix-vector products per start): each row becomes the best direction its
+ * iteration met, value[i] its oracle value. Same iteration and stopping rule as cheap_ascent. */
+static void cheap_ascent_block(const problem *pb, const double *r, int sign, double *U, size_t n,
+                               ascent_batch *b)
+{
+    size_t P = pb->P, D = pb->D, active = n;
+    memcpy(b->U, U, n * D * sizeof(double));
+    for (size_t j = 0; j < n; j++)
+        b->row[j] = j;
+    for (int step = 0; active > 0; step++) {
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)P, (int)active, (int)D, 1.0,
+                    pb->X, (int)D, b->U, (int)D, 0.0, b->Z, (int)active);
+        size_t kept = 0;
+        for (size_t j = 0; j < active; j++) {
+            size_t i = b->row[j];
+            unsigned char *pattern = b->pattern + i * P;
+            double value = 0.0;
+            int same = step > 0;
+            for (size_t mu = 0; mu < P; mu++) {
+                double a = b->Z[mu * active + j];
+                unsigned char on = a > 0.0;
+                if (on)
+                    value += r[mu] * a;
+                if (pattern[mu] != on)
+                    same = 0;
+                pattern[mu] = on;
+            }
+            value *= sign * pb->scale;
+            if (step == 0 || value > b->value[i]) {
+                b->value[i] = value;
+                memcpy(U + i * D, b->U + j * D, D * sizeof(double));
+            }
+            if (same || step >= CHEAP_STEPS)
+                continue;
+            if (kept != j)
+                memcpy(b->U + kept * D, b->U + j * D, D * sizeof(double));
+            b->row[kept++] = i;
+        }
+        active = kept;
+        if (active == 0)
+            break;
+        for (size_t mu = 0; mu < P; mu++)
+            for (size_t j = 0; j < active; j++)
+                b->M[mu * active + j] = b->pattern[b->row[j] * P + mu] ? sign * r[mu] : 0.0;
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)active, (int)D, (int)P,
+                    pb->scale, b->M, (int)active, pb->X, (int)D, 0.0, b->U, (int)D);
+        kept = 0;
+        for (size_t j = 0; j < active; j++) {
+            double length = norm2(b->U + j * D, D);
+            if (length == 0.0)
+                continue;
+            for (size_t d = 0; d < D; d++)
+                b->U[kept * D + d] = b->U[j * D + d] / length;
+            b->row[kept++] = b->row[j];
+        }
+        active = kept;
+    }
+}
 
 static void random_unit(gsl_rng *rng, double *u, size_t D)
 {
@@ -709,10 +881,28 @@ static int add_atom(const problem *pb, atom_set *atoms, const candidate *cand)
 
 typedef struct {
     start_set starts;
+    double *work;          /* starts.capacity x D: the starts as the ascent moves them */
+    ascent_batch batch;
     candidate best[2][REFINED_PER_SIGN];
     size_t n[2];
     candidate trial;
 } oracle_state;
+
+/* Batched ascent of starts[0..n) (overwritten by their best directions), then the exact
+ * refinement of each, kept in best[si]. */
+static void ascend_and_refine(const problem *pb, const double *r, int sign, int si, double *U,
+                              size_t n, oracle_state *os, workspace *wk)
+{
+    size_t D = pb->D;
+    for (size_t first = 0; first < n; first += ASCENT_BLOCK) {
+        size_t count = n - first < ASCENT_BLOCK ? n - first : ASCENT_BLOCK;
+        cheap_ascent_block(pb, r, sign, U + first * D, count, &os->batch);
+        for (size_t i = 0; i < count; i++) {
+            refine(pb, r, sign, U + (first + i) * D, &os->trial, wk);
+            keep_best(pb, os->best[si], &os->n[si], REFINED_PER_SIGN, &os->trial);
+        }
+    }
+}
 
 static double run_oracle(const problem *pb, const double *r, const atom_set *atoms, gsl_rng *rng,
                          oracle_state *os, workspace *wk)
@@ -725,25 +915,20 @@ static double run_oracle(const problem *pb, const double *r, const atom_set *ato
         os->n[si] = 0;
         /* every start: the cheap iteration, then exact refinement (ranking starts by their
          * unrefined values and refining only the best missed narrow kink maxima) */
-        for (size_t i = 0; i < os->starts.count; i++) {
-            memcpy(wk->u, os->starts.U + i * D, D * sizeof(double));
-            cheap_ascent(pb, r, sign, wk->u, wk);
-            refine(pb, r, sign, wk->u, &os->trial, wk);
-            keep_best(pb, os->best[si], &os->n[si], REFINED_PER_SIGN, &os->trial);
-        }
+        memcpy(os->work, os->starts.U, os->starts.count * D * sizeof(double));
+        ascend_and_refine(pb, r, sign, si, os->work, os->starts.count, os, wk);
         /* perturbations of the best few directions found, at several scales */
         if (os->n[si] > 0) {
             for (int i = 0; i < PERTURBED_STARTS; i++) {
                 size_t around = (size_t)i % (os->n[si] < PERTURBED_CENTRES ? os->n[si]
                                                                            : PERTURBED_CENTRES);
                 double size = 0.3 * pow(0.5, (i / PERTURBED_CENTRES) % 4);
+                double *u = os->work + (size_t)i * D;
                 for (size_t d = 0; d < D; d++)
-                    wk->u[d] = os->best[si][around].e[d] +
-                               size * gsl_ran_gaussian_ziggurat(rng, 1.0) / sqrt((double)D);
-                cheap_ascent(pb, r, sign, wk->u, wk);
-                refine(pb, r, sign, wk->u, &os->trial, wk);
-                keep_best(pb, os->best[si], &os->n[si], REFINED_PER_SIGN, &os->trial);
+                    u[d] = os->best[si][around].e[d] +
+                           size * gsl_ran_gaussian_ziggurat(rng, 1.0) / sqrt((double)D);
             }
+            ascend_and_refine(pb, r, sign, si, os->work, PERTURBED_STARTS, os, wk);
             if (os->best[si][0].value > overall)
                 overall = os->best[si][0].value;
         }
@@ -765,7 +950,9 @@ static void *checked_calloc(size_t n, size_t size, int *failed)
 static void workspace_free(workspace *wk)
 {
     free(wk->lambda); free(wk->z); free(wk->correlation); free(wk->ls_matrix); free(wk->ls_rhs);
-    free(wk->pivots); free(wk->passive); free(wk->in_passive); free(wk->blocked);
+    free(wk->pivots); free(wk->passive); free(wk->parent_passive); free(wk->best_passive);
+    free(wk->initial); free(wk->in_passive); free(wk->blocked);
+    free(wk->keep); free(wk->chol_gram); free(wk->chol_factor); free(wk->chol_rhs);
     free(wk->v); free(wk->u); free(wk->e); free(wk->best_e); free(wk->margins);
     free(wk->cell); free(wk->trial_cell);
     free(wk->W_extra); free(wk->W_new); free(wk->Z);
@@ -784,8 +971,15 @@ static int workspace_alloc(workspace *wk, size_t P, size_t D, size_t capacity)
     wk->ls_rhs = checked_calloc(big, sizeof(double), &failed);
     wk->pivots = checked_calloc(P, sizeof(lapack_int), &failed);
     wk->passive = checked_calloc(P, sizeof(size_t), &failed);
+    wk->parent_passive = checked_calloc(P, sizeof(size_t), &failed);
+    wk->best_passive = checked_calloc(P, sizeof(size_t), &failed);
+    wk->initial = checked_calloc(P, sizeof(size_t), &failed);
     wk->in_passive = checked_calloc(P, 1, &failed);
     wk->blocked = checked_calloc(P, 1, &failed);
+    wk->keep = checked_calloc(P, 1, &failed);
+    wk->chol_gram = checked_calloc(D * D, sizeof(double), &failed);
+    wk->chol_factor = checked_calloc(D * D, sizeof(double), &failed);
+    wk->chol_rhs = checked_calloc(D, sizeof(double), &failed);
     wk->v = checked_calloc(D, sizeof(double), &failed);
     wk->u = checked_calloc(D, sizeof(double), &failed);
     wk->e = checked_calloc(D, sizeof(double), &failed);
@@ -822,6 +1016,9 @@ static void oracle_free(oracle_state *os)
         }
     free(os->trial.e);
     free(os->trial.cell);
+    free(os->work);
+    free(os->batch.U); free(os->batch.Z); free(os->batch.M); free(os->batch.value);
+    free(os->batch.pattern); free(os->batch.row);
 }
 
 static int oracle_alloc(oracle_state *os, size_t P, size_t D, size_t capacity)
@@ -834,6 +1031,13 @@ static int oracle_alloc(oracle_state *os, size_t P, size_t D, size_t capacity)
         for (int i = 0; i < REFINED_PER_SIGN; i++)
             failed |= candidate_alloc(&os->best[s][i], P, D);
     failed |= candidate_alloc(&os->trial, P, D);
+    os->work = checked_calloc(os->starts.capacity * D, sizeof(double), &failed);
+    os->batch.U = checked_calloc(ASCENT_BLOCK * D, sizeof(double), &failed);
+    os->batch.Z = checked_calloc(P * ASCENT_BLOCK, sizeof(double), &failed);
+    os->batch.M = checked_calloc(P * ASCENT_BLOCK, sizeof(double), &failed);
+    os->batch.value = checked_calloc(ASCENT_BLOCK, sizeof(double), &failed);
+    os->batch.pattern = checked_calloc(ASCENT_BLOCK * P, 1, &failed);
+    os->batch.row = checked_calloc(ASCENT_BLOCK, sizeof(size_t), &failed);
     return failed;
 }
 
