@@ -539,6 +539,25 @@ static double phi_bound(phi_kind kind, double h)
     return kind == PHI_EXP ? 1.0 : kind == PHI_1 ? h : 0.5 * h * h;
 }
 
+/* One Lanczos step on K: w = K v_j orthogonalised against v_0 .. v_j twice (classical
+ * Gram-Schmidt run twice keeps the basis orthogonal to round-off), alpha_j its component along
+ * v_j; returns |w|, the next beta (w is left unnormalised in V's row j + 1). */
+static double lanczos_step(const akt_population *pop, double *V, size_t P, size_t j,
+                           double *alpha, double *proj)
+{
+    double *v = V + j * P, *w = V + (j + 1) * P;
+    cblas_dsymv(CblasRowMajor, CblasUpper, (int)P, 1.0, pop->K, (int)P, v, 1, 0.0, w, 1);
+    alpha[j] = 0.0;
+    for (int pass = 0; pass < 2; pass++) {
+        cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)(j + 1), (int)P, 1.0, V, (int)P, w, 1, 0.0,
+                    proj, 1);
+        cblas_dgemv(CblasRowMajor, CblasTrans, (int)(j + 1), (int)P, -1.0, V, (int)P, proj, 1,
+                    1.0, w, 1);
+        alpha[j] += proj[j];
+    }
+    return cblas_dnrm2((int)P, w, 1);
+}
+
 /* out[k] = f_k(K) b for the count (1 or 2) functions kinds[k], K the upper triangle of pop->K.
  * False when the Lanczos process did not converge within pop->krylov_max dimensions (or the
  * tridiagonal eigensolver failed); out is then undefined. */
@@ -560,17 +579,7 @@ static bool krylov_phi(akt_population *pop, size_t P, double h, const double *b,
     double scale = 0.0; /* largest entry of T so far: the scale of an exact breakdown */
     int passed = 0;
     for (size_t j = 0; j < m_max; j++) {
-        double *v = V + j * P, *w = V + (j + 1) * P;
-        cblas_dsymv(CblasRowMajor, CblasUpper, (int)P, 1.0, pop->K, (int)P, v, 1, 0.0, w, 1);
-        alpha[j] = 0.0;
-        for (int pass = 0; pass < 2; pass++) {
-            cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)(j + 1), (int)P, 1.0, V, (int)P, w, 1,
-                        0.0, proj, 1);
-            cblas_dgemv(CblasRowMajor, CblasTrans, (int)(j + 1), (int)P, -1.0, V, (int)P, proj,
-                        1, 1.0, w, 1);
-            alpha[j] += proj[j];
-        }
-        double next = cblas_dnrm2((int)P, w, 1);
+        double next = lanczos_step(pop, V, P, j, alpha, proj);
         scale = fmax(scale, fmax(fabs(alpha[j]), next));
         size_t m = j + 1;
         memcpy(d, alpha, m * sizeof *d);
@@ -600,7 +609,7 @@ static bool krylov_phi(akt_population *pop, size_t P, double h, const double *b,
             return true;
         }
         beta[j + 1] = next;
-        cblas_dscal((int)P, 1.0 / next, w, 1);
+        cblas_dscal((int)P, 1.0 / next, V + (j + 1) * P, 1);
     }
     return false;
 }
@@ -656,17 +665,7 @@ static double ntk_lambda_max(akt_population *pop, size_t P)
     for (size_t mu = 0; mu < P; mu++)
         V[mu] = 1.0 / sqrt((double)P);
     for (size_t j = 0; j < m_max; j++) {
-        double *v = V + j * P, *w = V + (j + 1) * P;
-        cblas_dsymv(CblasRowMajor, CblasUpper, (int)P, 1.0, pop->K, (int)P, v, 1, 0.0, w, 1);
-        alpha[j] = 0.0;
-        for (int pass = 0; pass < 2; pass++) {
-            cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)(j + 1), (int)P, 1.0, V, (int)P, w, 1,
-                        0.0, proj, 1);
-            cblas_dgemv(CblasRowMajor, CblasTrans, (int)(j + 1), (int)P, -1.0, V, (int)P, proj,
-                        1, 1.0, w, 1);
-            alpha[j] += proj[j];
-        }
-        double next = cblas_dnrm2((int)P, w, 1);
+        double next = lanczos_step(pop, V, P, j, alpha, proj);
         size_t m = j + 1;
         memcpy(d, alpha, m * sizeof *d);
         for (size_t k = 0; k + 1 < m; k++)
@@ -677,7 +676,7 @@ static double ntk_lambda_max(akt_population *pop, size_t P)
         if (next * fabs(Z[(m - 1) * m + m - 1]) <= 1e-10 * fabs(largest) || next == 0.0)
             break;
         beta[j + 1] = next;
-        cblas_dscal((int)P, 1.0 / next, w, 1);
+        cblas_dscal((int)P, 1.0 / next, V + (j + 1) * P, 1);
     }
     return largest;
 }

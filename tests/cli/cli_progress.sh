@@ -27,7 +27,10 @@ long=(--set solver.neurons=128 --set solver.replicas=2 --set data.test.samples=1
 
 # On a pseudo-terminal: the line names the regime, the replica, t of T and the steps, rewritten
 # in place (carriage return and erase-line).
-"$python" - "$akt" "$spec" "${long[@]}" > "$work/tty.txt" <<'PY'
+# on_tty ARGS...: akt solve SPEC LONG ARGS on a pseudo-terminal; prints what the terminal got
+# and the exit status.
+on_tty() {
+    "$python" - "$akt" "$spec" "${long[@]}" "$@" <<'PY'
 import os, pty, sys
 pid, fd = pty.fork()
 if pid == 0:
@@ -45,6 +48,9 @@ _, status = os.waitpid(pid, 0)
 sys.stdout.write(out.decode(errors="replace"))
 sys.stdout.write("\nEXIT %d\n" % os.waitstatus_to_exitcode(status))
 PY
+}
+
+on_tty > "$work/tty.txt"
 check "terminal: exit 0" grep -q "^EXIT 0" "$work/tty.txt"
 check "terminal: a progress line with replica, t and steps" \
     grep -Eq "(source|scratch|joint) +replica [12]/2  t [0-9.e+-]+ / 10  steps [0-9]+" "$work/tty.txt"
@@ -55,23 +61,7 @@ check "terminal: the table follows" grep -q "^joint " "$work/tty.txt"
 "$akt" solve "$spec" "${long[@]}" > "$work/out.txt" 2> "$work/err.txt"
 check "pipe: exit 0" test $? -eq 0
 check "pipe: nothing on stderr" test ! -s "$work/err.txt"
-"$python" - "$akt" "$spec" "${long[@]}" --quiet > "$work/quiet.txt" <<'PY'
-import os, pty, sys
-pid, fd = pty.fork()
-if pid == 0:
-    os.execv(sys.argv[1], [sys.argv[1], "solve"] + sys.argv[2:])
-out = b""
-while True:
-    try:
-        chunk = os.read(fd, 4096)
-    except OSError:
-        break
-    if not chunk:
-        break
-    out += chunk
-os.waitpid(pid, 0)
-sys.stdout.write(out.decode(errors="replace"))
-PY
+on_tty --quiet > "$work/quiet.txt"
 check "quiet: no progress line" bash -c "! grep -q 'replica' '$work/quiet.txt'"
 
 # Ctrl-C: SIGINT a long solve; it stops at the next step with exit 130, prints the regimes
