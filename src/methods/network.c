@@ -78,7 +78,8 @@ static int train_and_score(const network_state *n, akt_network *net,
 }
 
 /* Source phase (leaves the trained source network in net) and the scratch regime: a fresh
- * network trained on a split, with the optional centring. */
+ * network trained on a split, with the optional centring. Errors carry no prefix: the solve
+ * layer names the regime, akt train and compare the width and the seed. */
 static int fresh_phase(const network_state *n, akt_network *net, unsigned purpose,
                        double gamma, double lambda, double T, const akt_split *train,
                        const akt_split *test, akt_result *result, akt_error *err)
@@ -98,24 +99,14 @@ static int fresh_phase(const network_state *n, akt_network *net, unsigned purpos
     return status;
 }
 
-/* Errors need no prefix here: the solve layer names the regime, and akt train / compare the
- * width and the seed. */
-static int network_status(const network_state *n, int status, akt_error *err)
-{
-    (void)n;
-    (void)err;
-    return status;
-}
-
 static int network_source(void *state, size_t replica, akt_result *result, akt_error *err)
 {
     (void)replica;
     network_state *n = state;
     const akt_spec *spec = n->spec;
-    int status = fresh_phase(n, n->source, AKT_FINITE_STREAM_SOURCE, spec->source.gamma,
-                             spec->source.weight_decay, spec->source.time, &n->data->source,
-                             &n->data->source_test, result, err);
-    return network_status(n, status, err);
+    return fresh_phase(n, n->source, AKT_FINITE_STREAM_SOURCE, spec->source.gamma,
+                       spec->source.weight_decay, spec->source.time, &n->data->source,
+                       &n->data->source_test, result, err);
 }
 
 static int network_scratch(void *state, size_t replica, akt_result *result, akt_error *err)
@@ -123,10 +114,9 @@ static int network_scratch(void *state, size_t replica, akt_result *result, akt_
     (void)replica;
     network_state *n = state;
     const akt_spec *spec = n->spec;
-    int status = fresh_phase(n, n->work, AKT_FINITE_STREAM_SCRATCH, spec->target.gamma,
-                             spec->target.weight_decay, spec->target.time, &n->data->target,
-                             &n->data->test, result, err);
-    return network_status(n, status, err);
+    return fresh_phase(n, n->work, AKT_FINITE_STREAM_SCRATCH, spec->target.gamma,
+                       spec->target.weight_decay, spec->target.time, &n->data->target,
+                       &n->data->test, result, err);
 }
 
 /* The source network's empirical kernel: train rows, then test rows (two products, as the
@@ -144,7 +134,7 @@ static int network_readout_kernel(void *state, size_t replica, double *K, double
     if (!status && test->rows)
         status = akt_network_kernel(n->source, test->x, test->rows, train->x, P, K_cross + P * P,
                                     err);
-    return network_status(n, status, err);
+    return status;
 }
 
 static int network_joint(void *state, size_t replica, akt_result *result, akt_error *err)
@@ -171,7 +161,7 @@ static int network_joint(void *state, size_t replica, akt_result *result, akt_er
         status = train_and_score(n, net, &pb, spec->target.time, train, &n->data->test, NULL,
                                  result, err);
     }
-    return network_status(n, status, err);
+    return status;
 }
 
 static void network_free(void *state)
