@@ -79,7 +79,7 @@ typedef struct {
     size_t width_count;
     double slope, intercept, intercept_error;   /* fit of seed means against 1/N; NaN if the fit
                                                     is not possible (< 2 widths, or seeds < 2) */
-    bool compatible;             /* |intercept - theory| <= 3 (intercept_error + mc_error) */
+    bool compatible;             /* |intercept - theory| <= 3 (intercept_error + error) */
 } akt_regime_comparison;
 
 typedef struct {

@@ -37,6 +37,13 @@ typedef struct {
     double test_loss;        /* mean (f - y)^2 on the target test split (source: source test) */
     double train_loss;       /* mean (f - y)^2 on the regime's training split */
     double mc_error;         /* Monte-Carlo error of test_loss; NAN where none (exact, lazy) */
+    /* The parts every replica shares (DESIGN.md, Decisions, "Errors of a theory value"), in
+     * loss units: the integrator's error of test_loss, the signed finite-S bias (test_loss minus
+     * its infinite-S value) and the total sqrt(mc_error^2 + integration_error^2) + |bias|.
+     * NAN where not estimated; 0 for closed forms. */
+    double integration_error;
+    double bias;
+    double error;
     double residual;         /* fixed-point residual (converge) or integrator error estimate
                                 (finite time); NAN for closed forms */
     akt_stability stable;

@@ -31,6 +31,10 @@ void akt_report_json_number(FILE *out, double value);
  * table and akt sweep's rows. */
 double akt_report_transfer_benefit(const akt_solution *solution, const akt_result *result);
 
+/* test_loss - bias, the bias-corrected value (DESIGN.md: test_loss_corrected), where a nonzero
+ * bias was estimated; NAN otherwise. */
+double akt_report_corrected_loss(const akt_result *result);
+
 /* akt train: one row per regime (seed mean and sd of the test loss, Euler bias, step bound). */
 void akt_report_train_table(FILE *out, const akt_spec *spec, const akt_data *data,
                             const akt_width_result *results, size_t count);

@@ -68,8 +68,10 @@ void akt_method_names(char *buffer, size_t size);
 typedef struct akt_source_cache akt_source_cache;
 
 /* A sweep solver's capacity: a grid whose source axes are slower than its target axes (the
- * usual order) needs one state; two absorb one source axis varying fastest over two values. */
-#define AKT_SOURCE_CACHE_CAPACITY 2
+ * usual order) needs one solve's states; two solves' absorb one source axis varying fastest
+ * over two values. A sampled method's solve keeps three (its own and those of its two error
+ * runs, solver.estimate_errors). */
+#define AKT_SOURCE_CACHE_CAPACITY 6
 
 /* An empty cache for at most capacity (>= 1) source states; NULL with AKT_ERR_MEMORY or
  * AKT_ERR_INPUT (capacity 0). */

@@ -74,7 +74,9 @@ typedef struct akt_spec {
                                                 "FILE:LINE:COL" or "--set solver.method=...";
                                                 NULL for the default */
         long neurons, replicas;
-        double target_mc_error, step_tolerance, tolerance, max_time, min_step;
+        bool estimate_errors;                /* sampled methods: measure integration_error and
+                                                bias by two more runs (solve.c) */
+        double target_error, step_tolerance, tolerance, max_time, min_step;
     } solver;
     struct {
         char *kernels, *trajectory;          /* NULL when not asked for; relative names are

@@ -103,7 +103,8 @@ def _args(spec, set, overrides):
 # ---- results -------------------------------------------------------------------------------
 
 _FIELDS = ("regime", "test_loss", "train_loss", "mc_error", "converged", "method", "iterations",
-           "seconds", "residual", "stable", "transfer_benefit")
+           "seconds", "residual", "stable", "transfer_benefit", "integration_error", "bias",
+           "error", "test_loss_corrected")
 
 
 class Result:
@@ -129,7 +130,7 @@ class Result:
 
     def __repr__(self):
         return (f"Result(regime={self.regime!r}, test_loss={self.test_loss!r}, "
-                f"mc_error={self.mc_error!r}, method={self.method!r}, "
+                f"error={self.error!r}, method={self.method!r}, "
                 f"converged={self.converged!r})")
 
 

@@ -175,7 +175,11 @@ static PyObject *result_dict(const akt_solution *solution, const akt_result *r)
         put(d, "seconds", number(r->seconds)) ||
         put(d, "residual", number(r->residual)) ||
         put(d, "stable", stable_value(r->stable)) ||
-        put(d, "transfer_benefit", number(akt_report_transfer_benefit(solution, r)))) {
+        put(d, "transfer_benefit", number(akt_report_transfer_benefit(solution, r))) ||
+        put(d, "integration_error", number(r->integration_error)) ||
+        put(d, "bias", number(r->bias)) ||
+        put(d, "error", number(r->error)) ||
+        put(d, "test_loss_corrected", number(akt_report_corrected_loss(r)))) {
         Py_DECREF(d);
         return NULL;
     }

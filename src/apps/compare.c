@@ -332,9 +332,13 @@ static void fit_regime(akt_regime_comparison *regime)
     if (n < 2 || akt_fit_inverse_width(x, y, w, n, &regime->slope, &regime->intercept,
                                        &regime->intercept_error, NULL) != AKT_OK)
         return;
-    double mc = isfinite(regime->theory.mc_error) ? regime->theory.mc_error : 0.0;
-    regime->compatible = fabs(regime->intercept - regime->theory.test_loss) <=
-                         3.0 * (regime->intercept_error + mc);
+    /* the theory's total error (DESIGN.md); its replica spread where the rest is not known */
+    const akt_result *theory = &regime->theory;
+    double error = isfinite(theory->error)      ? theory->error
+                   : isfinite(theory->mc_error) ? theory->mc_error
+                                                : 0.0;
+    regime->compatible = fabs(regime->intercept - theory->test_loss) <=
+                         3.0 * (regime->intercept_error + error);
 }
 
 int akt_compare(const akt_spec *spec, const akt_data *data, const long *widths,

@@ -34,6 +34,11 @@ double akt_report_transfer_benefit(const akt_solution *solution, const akt_resul
     return scratch->test_loss - result->test_loss;
 }
 
+double akt_report_corrected_loss(const akt_result *result)
+{
+    return isfinite(result->bias) && result->bias != 0.0 ? result->test_loss - result->bias : NAN;
+}
+
 /* The fields of one result, without the closing brace (callers may add fields). */
 static void json_result_fields(FILE *out, const akt_result *result, double benefit)
 {
@@ -51,6 +56,14 @@ static void json_result_fields(FILE *out, const akt_result *result, double benef
     akt_io_json_number(out, result->residual);
     fprintf(out, ", \"stable\": %s, \"transfer_benefit\": ", stability_json(result->stable));
     akt_io_json_number(out, benefit);
+    fputs(", \"integration_error\": ", out);
+    akt_io_json_number(out, result->integration_error);
+    fputs(", \"bias\": ", out);
+    akt_io_json_number(out, result->bias);
+    fputs(", \"error\": ", out);
+    akt_io_json_number(out, result->error);
+    fputs(", \"test_loss_corrected\": ", out);
+    akt_io_json_number(out, akt_report_corrected_loss(result));
 }
 
 static void json_result(FILE *out, const akt_solution *solution, const akt_result *result)
@@ -100,7 +113,7 @@ void akt_report_table(FILE *out, const akt_spec *spec, const akt_data *data,
 {
     table_summary(out, spec, data);
     fprintf(out, "%-8s %12s %12s %10s %12s %-10s %-9s %8s\n", "regime", "test_loss",
-            "train_loss", "mc_error", "benefit", "method", "converged", "seconds");
+            "train_loss", "+-", "benefit", "method", "converged", "seconds");
     for (size_t i = 0; i < solution->count; i++) {
         const akt_result *result = &solution->results[i];
         fprintf(out, "%-8s ", akt_regime_name(result->regime));
@@ -108,14 +121,16 @@ void akt_report_table(FILE *out, const akt_spec *spec, const akt_data *data,
         fputc(' ', out);
         table_number(out, result->train_loss, "%*.6f", 12);
         fputc(' ', out);
-        table_number(out, result->mc_error, "%*.2e", 10);
+        table_number(out, result->error, "%*.2e", 10);
         fputc(' ', out);
         table_number(out, akt_report_transfer_benefit(solution, result), "%+*.6f", 12);
         fprintf(out, " %-10s %-9s %8.3f\n", result->method,
                 result->converged ? "yes" : "NO", result->seconds);
     }
     fputs("test_loss: mean (f - y)^2 on the target test split (source: on the source test "
-          "split); benefit = scratch test_loss - regime test_loss (> 0: transfer helps)\n", out);
+          "split); +-: error = sqrt(mc^2 + integration_error^2) + |bias| (mc: mc_error, times "
+          "t/z for few replicas); "
+          "benefit = scratch test_loss - regime test_loss (> 0: transfer helps)\n", out);
 }
 
 /* ---- akt train ------------------------------------------------------------------------------ */
@@ -233,7 +248,7 @@ void akt_report_compare_table(FILE *out, const akt_spec *spec, const akt_data *d
         fprintf(out, "%-8s %-9s ", akt_regime_name(regime->regime), "theory");
         table_number(out, theory->test_loss, "%*.6f", 12);
         fputc(' ', out);
-        table_number(out, theory->mc_error, "%*.2e", 10);
+        table_number(out, theory->error, "%*.2e", 10);
         fprintf(out, "             (%s)\n", theory->method);
         for (size_t i = 0; i < regime->width_count; i++) {
             const akt_width_result *width = &regime->widths[i];
@@ -259,8 +274,9 @@ void akt_report_compare_table(FILE *out, const akt_spec *spec, const akt_data *d
         else
             fputs("  (a fit needs two widths and two seeds)\n", out);
     }
-    fputs("+-: mc_error of the theory, standard error over seeds of a width, fit error of the "
-          "extrapolation; gap = networks - theory; compatible: |gap| <= 3 (fit error + mc_error)\n",
+    fputs("+-: error of the theory (sqrt(mc_error^2 + integration_error^2) + |bias|), standard "
+          "error over seeds of a width, fit error of the extrapolation; gap = networks - theory; "
+          "compatible: |gap| <= 3 (fit error + error)\n",
           out);
 }
 

@@ -27,7 +27,8 @@ akt_sweep_format akt_sweep_format_for(const char *path)
  * results (DESIGN.md "Output contract"); seconds stays last (scripts drop it to compare runs). */
 static const char *const fixed_columns[] = {"regime", "test_loss", "train_loss", "mc_error",
                                             "transfer_benefit", "converged", "stable", "method",
-                                            "residual", "iterations", "seconds"};
+                                            "residual", "iterations", "integration_error",
+                                            "bias", "error", "seconds"};
 enum { FIXED_COLUMNS = sizeof fixed_columns / sizeof fixed_columns[0] };
 
 size_t sweep_column_count(const akt_sweep_grid *grid)
@@ -160,6 +161,9 @@ static void result_fields(row_writer *w, const akt_result *result, double benefi
     } else {
         field_missing(w);
     }
+    field_number(w, result ? result->integration_error : NAN);
+    field_number(w, result ? result->bias : NAN);
+    field_number(w, result ? result->error : NAN);
     field_number(w, result ? result->seconds : NAN);
 }
 

@@ -177,6 +177,7 @@ static int lazy_plain_phase(const akt_spec *spec, const akt_split *train, const 
     status = lazy_ntk_flow(&w, train->y, NULL, time, f, err);
     if (status == AKT_OK) {
         method_set_losses(result, f, train, test);
+        result->integration_error = 0.0;   /* closed form */
         result->converged = true;
     }
     lazy_workspace_free(&w);
@@ -230,6 +231,7 @@ static int lazy_joint(const akt_spec *spec, const akt_data *data, const double *
     }
     if (status == AKT_OK) {
         method_set_losses(result, f, &data->target, &data->test);
+        result->integration_error = 0.0;   /* closed form */
         result->converged = true;
     }
 done:

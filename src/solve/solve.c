@@ -4,7 +4,7 @@
  * which. This file owns the order of work (per replica: the source, then scratch, readout and
  * joint, so the readout and joint regimes start from the very source state the replica made),
  * the readout regime's ridge regression on the method's source kernel, the timing, the average
- * over replicas, the growth of sampled methods to a target Monte-Carlo error, the source cache
+ * over replicas, the errors every replica shares and the refinement to a target error, the source cache
  * and the bridge from the methods' observer hooks to the output files. The numerics are the
  * methods' (src/methods/). */
 #include "akt/solve.h"
@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gsl/gsl_cdf.h>
+
 #include "akt/exact.h"
 #include "akt/output.h"
 #include "akt/resources.h"
@@ -21,8 +23,6 @@
 #include "core/util.h"
 #include "solve/source_cache.h"
 
-/* Rounds of neuron growth for solver.target_mc_error; the memory check decides the rest. */
-#define MC_GROWTH_ROUNDS 4
 /* Replicas running at once, at most (the machine's cores decide below that). */
 #define AKT_MAX_THREADS 64
 
@@ -257,13 +257,22 @@ static void observation_end(observation *o, const akt_observer *observer)
         pthread_mutex_destroy(&o->progress_lock);
 }
 
+/* The result for regime among those from first on, or NULL. */
+static const akt_result *find_in(const akt_solution *solution, size_t first, akt_regime regime)
+{
+    for (size_t k = first; k < solution->count; k++)
+        if (solution->results[k].regime == regime)
+            return &solution->results[k];
+    return NULL;
+}
+
 /* ---- per-replica tallies and the averaged result ------------------------------------------ */
 
 typedef struct {
     double *test, *train;    /* one value per replica done */
     size_t done;
     long iterations;
-    double residual, seconds;
+    double residual, integration_error, seconds;
     akt_stability stable;
     bool converged, attempted, failed;
 } regime_tally;
@@ -276,6 +285,10 @@ static void tally_add(regime_tally *t, const akt_result *r)
     t->iterations += r->iterations;
     if (!(r->residual <= t->residual))
         t->residual = isnan(t->residual) ? r->residual : fmax(t->residual, r->residual);
+    if (!(r->integration_error <= t->integration_error))
+        t->integration_error = isnan(t->integration_error)
+                                   ? r->integration_error
+                                   : fmax(t->integration_error, r->integration_error);
     t->converged = t->converged && r->converged;
     if (t->stable != AKT_STABLE_NO)
         t->stable = t->done == 1 || r->stable == AKT_STABLE_NO ? r->stable : t->stable;
@@ -307,6 +320,7 @@ static void fresh_result(akt_result *result, akt_regime regime, const akt_method
     result->test_loss = result->train_loss = NAN;
     result->mc_error = NAN;
     result->residual = NAN;
+    result->integration_error = result->bias = result->error = NAN;
     result->stable = AKT_STABLE_UNTESTED;
     result->converged = false;
 }
@@ -319,6 +333,10 @@ static void fill_result(akt_result *result, akt_regime regime, const akt_method_
     result->train_loss = mean(t->train, t->done);
     result->mc_error = standard_error(t->test, t->done);
     result->residual = t->residual;
+    /* what the method knows of its own integration (the worst replica's); a sampled method's
+     * shared parts are measured afterwards (run_family_with_errors) */
+    result->integration_error = t->integration_error;
+    result->bias = method->flags & AKT_METHOD_SAMPLED ? NAN : 0.0;
     result->stable = t->stable;
     result->converged = !t->failed && t->done > 0 && t->converged && t->stable != AKT_STABLE_NO;
     result->iterations = t->iterations;
@@ -608,6 +626,7 @@ static void start_tallies(family_run *run, double *store)
         run->tally[r].test = store + 2 * (size_t)r * R;
         run->tally[r].train = store + (2 * (size_t)r + 1) * R;
         run->tally[r].residual = NAN;
+        run->tally[r].integration_error = NAN;
         run->tally[r].converged = true;
         run->tally[r].stable = AKT_STABLE_UNTESTED;
     }
@@ -618,6 +637,7 @@ static void start_tallies(family_run *run, double *store)
  * restored source as it was kept. */
 static void collect_results(const family_run *run, akt_solution *solution)
 {
+    size_t first = solution->count;
     for (int r = 0; r < AKT_REGIME_COUNT; r++) {
         if (!run->wanted[r])
             continue;
@@ -627,6 +647,13 @@ static void collect_results(const family_run *run, akt_solution *solution)
             fill_result(&solution->results[solution->count++], (akt_regime)r, run->method,
                         &run->tally[r]);
     }
+    /* The readout's ridge is exact given the source kernel, so it is as accurate as the source:
+     * after a closed-form source it has no integration error; after an integrated one it is not
+     * estimated here (a sampled method's is measured by its error runs). */
+    akt_result *readout = (akt_result *)find_in(solution, first, AKT_REGIME_READOUT);
+    const akt_result *source = find_in(solution, first, AKT_REGIME_SOURCE);
+    if (readout && !(run->method->flags & AKT_METHOD_SAMPLED))
+        readout->integration_error = source && source->integration_error == 0.0 ? 0.0 : NAN;
 }
 
 /* Hands a complete set of new sources to the cache (or drops it). */
@@ -689,60 +716,203 @@ static int run_family(const akt_solver *solver, const akt_spec *spec,
     return status;
 }
 
-/* ---- the whole problem ------------------------------------------------------------------------ */
+/* ---- the errors every replica shares ---------------------------------------------------------- */
 
-static double largest_mc_error(const akt_solution *solution)
+/* DESIGN.md, Decisions, "Errors of a theory value". The replica spread cannot see what every
+ * replica shares, so a sampled method runs its family twice more, on the very same neurons
+ * (the same seed and replica streams; a population of S/2 neurons is the first half of the
+ * population of S, antithetic pairs intact):
+ *   - at ERROR_TOLERANCE_FACTOR times solver.step_tolerance and solver.tolerance: the
+ *     integrator's error. Measured on problems/relu_small.yaml, the test loss error of the
+ *     adaptive relu stepper is about first order in the tolerance (its step count is inversely
+ *     proportional to it, kink crossings set both), so the error of the run at tol is about the
+ *     difference between the runs at tol and 2 tol; against a 64 times tighter run that
+ *     difference was 0.55 to 1.6 times the actual error of the four regimes (README, "Errors").
+ *   - with S/2 neurons: the finite-S bias. The mean-field corrections to a mean are O(1/S)
+ *     (assumed, not fitted: two sizes give the bias only for an assumed power), so
+ *     L(S) = L + b/S, L(S/2) = L + 2b/S and the bias of L(S) is L(S/2) - L(S).
+ * Both differences are paired, so most of the Monte-Carlo noise cancels in them. They cost
+ * about 0.5 and 0.5 of the main run. */
+#define ERROR_TOLERANCE_FACTOR 2.0
+
+/* Rounds of growth for solver.target_error; the memory check decides the rest. */
+#define ERROR_GROWTH_ROUNDS 4
+
+static bool has_shared_error_runs(const akt_spec *spec, const akt_method_type *method)
 {
-    double worst = 0.0;
-    for (size_t k = 0; k < solution->count; k++)
-        if (isfinite(solution->results[k].mc_error))
-            worst = fmax(worst, solution->results[k].mc_error);
-    return worst;
+    return (method->flags & AKT_METHOD_SAMPLED) && spec->solver.estimate_errors;
 }
 
-/* A sampled family, grown until every regime's mc_error is below solver.target_mc_error (when
- * it is > 0). mc_error falls like 1/sqrt(S), so the next S is the current one times
- * (mc_error / target)^2, with 10 percent to spare, rounded up to an even count. Each round is a
- * solve of its own for the cache (its neurons are part of the source's key) and starts the
- * outputs afresh (they describe the last round's populations). */
-static int run_family_grown(const akt_solver *solver, const akt_method_type *method,
-                            const bool wanted[], akt_solution *solution, akt_error *err)
+/* The Monte-Carlo part as the total counts it: the replicas' standard error times
+ * t_{R-1}(0.975) / z(0.975), so that +- 2 error is a 95 percent interval although the spread
+ * itself is estimated from R replicas (Student's t with R - 1 degrees of freedom: with 4
+ * replicas +- 2 standard errors hold the mean only 86 percent of the time, +- 3.18 do 95). */
+static double counted_mc_error(double mc_error, size_t replicas)
+{
+    if (replicas < 2)
+        return NAN;
+    return mc_error * gsl_cdf_tdist_Pinv(0.975, (double)(replicas - 1)) /
+           gsl_cdf_ugaussian_Pinv(0.975);
+}
+
+/* The total of DESIGN.md: sqrt(mc^2 + integration_error^2) + |bias|, mc the counted Monte-Carlo
+ * part; parts that are not estimated leave it NAN, except a method without Monte-Carlo error
+ * (mc_error NAN by design). */
+static void total_error(akt_result *r, bool sampled, size_t replicas)
+{
+    double mc = !sampled ? (isnan(r->mc_error) ? 0.0 : r->mc_error)
+                         : counted_mc_error(r->mc_error, replicas);
+    r->error = sqrt(mc * mc + r->integration_error * r->integration_error) + fabs(r->bias);
+}
+
+/* One run of the family with a changed copy of its spec, for an error estimate: no outputs and
+ * no caller's observer (they describe the main run), the progress kept (and Ctrl-C with it). */
+static int run_error_family(const akt_solver *solver, const akt_spec *spec,
+                            const akt_method_type *method, const bool wanted[],
+                            akt_solution *into, const char *what, akt_error *err)
+{
+    akt_solver quiet = *solver;
+    quiet.outputs = NULL;
+    quiet.observer = NULL;
+    memset(into, 0, sizeof *into);
+    int status = run_family(&quiet, spec, method, wanted, into, err);
+    if (status != AKT_OK)
+        akt_error_prefix(err, "error estimate (%s): ", what);
+    return status;
+}
+
+/* The integration error and the bias of every result from first on, by the two extra runs. */
+static int estimate_shared_errors(const akt_solver *solver, const akt_spec *spec,
+                                  const akt_method_type *method, const bool wanted[],
+                                  akt_solution *solution, size_t first, akt_error *err)
+{
+    akt_spec loose, half;
+    int status = akt_spec_copy(&loose, spec, err);
+    if (status != AKT_OK)
+        return status;
+    status = akt_spec_copy(&half, spec, err);
+    if (status != AKT_OK) {
+        akt_spec_free(&loose);
+        return status;
+    }
+    loose.solver.step_tolerance *= ERROR_TOLERANCE_FACTOR;
+    loose.solver.tolerance *= ERROR_TOLERANCE_FACTOR;
+    long neurons = spec->solver.neurons / 2;
+    half.solver.neurons = neurons + (neurons % 2);
+    akt_solution coarse, small;
+    size_t replicas = method->replicas ? method->replicas(spec) : 1;
+    status = run_error_family(solver, &loose, method, wanted, &coarse, "step tolerance x 2", err);
+    if (status == AKT_OK && half.solver.neurons >= 2 && half.solver.neurons < spec->solver.neurons)
+        status = run_error_family(solver, &half, method, wanted, &small, "half the neurons", err);
+    else
+        small.count = 0;
+    for (size_t k = first; status == AKT_OK && k < solution->count; k++) {
+        akt_result *r = &solution->results[k];
+        const akt_result *c = find_in(&coarse, 0, r->regime), *h = find_in(&small, 0, r->regime);
+        r->integration_error = c ? fabs(r->test_loss - c->test_loss) : NAN;
+        /* the pairs' correlation is only certain for S/2 exactly (an odd half is rounded up) */
+        r->bias = h && 2 * half.solver.neurons == spec->solver.neurons ? h->test_loss - r->test_loss
+                                                                        : NAN;
+        total_error(r, true, replicas);
+    }
+    akt_spec_free(&loose);
+    akt_spec_free(&half);
+    return status;
+}
+
+/* The family once, and its errors: the shared parts by two more runs where the method is
+ * sampled, or the method's own integration error otherwise. */
+static int run_family_with_errors(const akt_solver *solver, const akt_spec *spec,
+                                  const akt_method_type *method, const bool wanted[],
+                                  akt_solution *solution, akt_error *err)
+{
+    size_t first = solution->count;
+    int status = run_family(solver, spec, method, wanted, solution, err);
+    if (status == AKT_OK && has_shared_error_runs(spec, method))
+        return estimate_shared_errors(solver, spec, method, wanted, solution, first, err);
+    size_t replicas = method->replicas ? method->replicas(spec) : 1;
+    for (size_t k = first; k < solution->count; k++)
+        total_error(&solution->results[k], method->flags & AKT_METHOD_SAMPLED, replicas);
+    return status;
+}
+
+/* ---- the whole problem ------------------------------------------------------------------------ */
+
+/* The largest sampling part (mc_error and bias together) and integration part over the results
+ * from first on; a part that is not estimated counts as unknown (infinite). */
+static void largest_parts(const akt_solution *solution, size_t first, double *sampling,
+                          double *integration)
+{
+    *sampling = *integration = 0.0;
+    for (size_t k = first; k < solution->count; k++) {
+        const akt_result *r = &solution->results[k];
+        double s = hypot(r->mc_error, r->bias);
+        *sampling = fmax(*sampling, isnan(s) ? INFINITY : s);
+        *integration = fmax(*integration, isnan(r->integration_error) ? INFINITY
+                                                                      : r->integration_error);
+    }
+}
+
+/* A sampled family, refined until every regime's error parts are below solver.target_error
+ * (when it is > 0): the sampling part hypot(mc_error, bias) and the integration part each.
+ * mc_error falls like 1/sqrt(S) and the bias like 1/S, so the next S is the current one times
+ * (sampling / target)^2, with 10 percent to spare (at least 1.5 times), rounded to an even
+ * count; the integration error is about first order in the step tolerance (above), so the next
+ * tolerance is the current one times target / integration, halved to spare (at most 16 times
+ * smaller in one round). Each round is a solve of its own for the cache (neurons and tolerances
+ * are part of the source's key) and starts the outputs afresh. */
+static int run_family_refined(const akt_solver *solver, const akt_method_type *method,
+                              const bool wanted[], akt_solution *solution, akt_error *err)
 {
     const akt_spec *spec = solver->spec;
-    double target = spec->solver.target_mc_error;
+    double target = spec->solver.target_error;
     if (!(target > 0) || !(method->flags & AKT_METHOD_SAMPLED))
-        return run_family(solver, spec, method, wanted, solution, err);
-    akt_spec grown;
-    int status = akt_spec_copy(&grown, spec, err);
+        return run_family_with_errors(solver, spec, method, wanted, solution, err);
+    if (!spec->solver.estimate_errors)
+        return akt_error_set(err, AKT_ERR_INPUT,
+                             "solver.target_error needs solver.estimate_errors: true (it bounds "
+                             "the integration error and the bias, which only those runs see)");
+    akt_spec refined;
+    int status = akt_spec_copy(&refined, spec, err);
     if (status != AKT_OK)
         return status;
     size_t first = solution->count;
     for (int round = 0;; round++) {
         solution->count = first;
-        status = run_family(solver, &grown, method, wanted, solution, err);
-        double reached = largest_mc_error(solution);
-        if (status != AKT_OK || reached <= target)
+        status = run_family_with_errors(solver, &refined, method, wanted, solution, err);
+        double sampling, integration;
+        largest_parts(solution, first, &sampling, &integration);
+        if (status != AKT_OK || (sampling <= target && integration <= target))
             break;
-        if (round == MC_GROWTH_ROUNDS) {
+        if (round == ERROR_GROWTH_ROUNDS) {
             status = akt_error_set(err, AKT_ERR_NUMERIC,
-                                   "solver.target_mc_error %g not reached: mc_error %g with %ld "
-                                   "neurons after %d rounds of growth", target, reached,
-                                   grown.solver.neurons, MC_GROWTH_ROUNDS);
+                                   "solver.target_error %g not reached after %d rounds: sampling "
+                                   "part %g with %ld neurons, integration part %g at "
+                                   "step_tolerance %g", target, ERROR_GROWTH_ROUNDS, sampling,
+                                   refined.solver.neurons, integration,
+                                   refined.solver.step_tolerance);
             for (size_t k = first; k < solution->count; k++)
                 solution->results[k].converged = false;
             break;
         }
-        double factor = 1.1 * (reached / target) * (reached / target);
-        long neurons = (long)ceil((double)grown.solver.neurons * fmax(factor, 1.5));
-        grown.solver.neurons = neurons + (neurons % 2);
-        status = akt_resources_check(&grown, solver->data, method, 0, err);
+        if (sampling > target) {
+            double factor = 1.1 * (sampling / target) * (sampling / target);
+            long neurons = (long)ceil((double)refined.solver.neurons * fmax(factor, 1.5));
+            refined.solver.neurons = neurons + (neurons % 2);
+        }
+        if (integration > target) {
+            double factor = fmax(0.5 * target / integration, 1.0 / 16.0);
+            refined.solver.step_tolerance *= factor;
+            refined.solver.tolerance *= factor;
+        }
+        status = akt_resources_check(&refined, solver->data, method, 0, err);
         if (status != AKT_OK) {
-            akt_error_prefix(err, "solver.target_mc_error %g needs about %ld neurons: ", target,
-                             grown.solver.neurons);
+            akt_error_prefix(err, "solver.target_error %g needs about %ld neurons: ", target,
+                             refined.solver.neurons);
             break;
         }
     }
-    akt_spec_free(&grown);
+    akt_spec_free(&refined);
     return status;
 }
 
@@ -772,14 +942,14 @@ int akt_solver_run(akt_solver *solver, akt_solution *solution, akt_error *err)
     bool scratch_apart = family[AKT_REGIME_SCRATCH] &&
                          solver->methods[AKT_REGIME_SCRATCH] != source;
     family[AKT_REGIME_SCRATCH] = family[AKT_REGIME_SCRATCH] && !scratch_apart;
-    int status = run_family_grown(solver, source, family, solution, err);
+    int status = run_family_refined(solver, source, family, solution, err);
     if (status != AKT_OK || !scratch_apart)
         return status;
     /* The scratch regime by a method other than the source's: its own family, scratch alone. */
     bool alone[AKT_REGIME_COUNT] = {false};
     alone[AKT_REGIME_SCRATCH] = true;
     akt_solution apart = {0};
-    status = run_family_grown(solver, solver->methods[AKT_REGIME_SCRATCH], alone, &apart, err);
+    status = run_family_refined(solver, solver->methods[AKT_REGIME_SCRATCH], alone, &apart, err);
     if (apart.count > 0)
         insert_scratch(solution, &apart.results[0]);
     return status;

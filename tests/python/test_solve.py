@@ -56,7 +56,10 @@ def test_result_fields():
     assert solution["source"].transfer_benefit is None and joint.mc_error is None
     assert set(joint.to_dict()) == {"regime", "test_loss", "train_loss", "mc_error", "converged",
                                     "method", "iterations", "seconds", "residual", "stable",
-                                    "transfer_benefit"}
+                                    "transfer_benefit", "integration_error", "bias", "error",
+                                    "test_loss_corrected"}
+    # exact: the closure's integration error is the whole error, no bias (DESIGN.md)
+    assert joint.bias == 0 and joint.error == joint.integration_error and joint.error > 0
     json.dumps(solution.to_dict())  # plain Python values
 
 

@@ -75,7 +75,7 @@ static void range_errors(void)
     EXPECT_ERROR("solver: {step_tolerance: -1}\n", NULL, 0, ":1:26: solver.step_tolerance must be > 0");
     EXPECT_ERROR("solver: {max_time: 0}\n", NULL, 0, ":1:20: solver.max_time must be > 0");
     EXPECT_ERROR("solver: {min_step: 0}\n", NULL, 0, ":1:20: solver.min_step must be > 0");
-    EXPECT_ERROR("solver: {target_mc_error: -1}\n", NULL, 0, ":1:27: solver.target_mc_error must be >= 0");
+    EXPECT_ERROR("solver: {target_error: -1}\n", NULL, 0, ":1:24: solver.target_error must be >= 0");
 }
 
 static void cross_key_errors(void)

@@ -22,7 +22,7 @@ static void check_common_defaults(const akt_spec *s)
     CHECK(s->target.gamma == 1.0 && s->target.weight_decay == 0.05 && s->target.elastic == 0.0);
     CHECK(s->target.readout_decay == 0.0 && s->target.readout_init == AKT_READOUT_ZERO && s->target.time == 20.0);
     CHECK(!strcmp(s->solver.method, "auto") && s->solver.neurons == 8192 && s->solver.replicas == 4);
-    CHECK(s->solver.target_mc_error == 0.0 && s->solver.step_tolerance == 1e-4 && s->solver.tolerance == 1e-6);
+    CHECK(s->solver.target_error == 0.0 && s->solver.estimate_errors && s->solver.step_tolerance == 1e-4 && s->solver.tolerance == 1e-6);
     CHECK(s->solver.max_time == 1e5 && s->solver.min_step == 1e-9);
     CHECK(s->output.kernels == NULL && s->output.trajectory == NULL && s->sweep_count == 0);
 }

@@ -12,7 +12,7 @@ static const char *linear_spec =
     "network: {activation: tanh, center: true}\n"
     "source: {gamma: 1e-3, weight_decay: 0, time: 2.5}\n"
     "target: {regimes: [joint, scratch], gamma: 7, weight_decay: 0, elastic: 0.5, readout_init: random, time: converge}\n"
-    "solver: {method: lazy, neurons: 64, replicas: 2, target_mc_error: 1e-3, step_tolerance: 1e-7, "
+    "solver: {method: lazy, neurons: 64, replicas: 2, target_error: 1e-3, step_tolerance: 1e-7, "
     "tolerance: 3e-10, max_time: 1e7, min_step: 1e-12}\n"
     "output: {kernels: \"dir with space/k.csv\", trajectory: traj.csv, kernel_splits: [test, source]}\n"
     "sweep: {data.alignment: [0, 0.5, 1], target.elastic: \"logspace(-2, 1, 4)\", output.trajectory: [a.csv, \"b c.csv\"]}\n";

@@ -32,7 +32,7 @@ akt, spec, table = sys.argv[1:4]
 rows = list(csv.DictReader(open(table)))
 assert [k for k in rows[0]] == ["point", "target.gamma", "data.alignment", "target.elastic",
     "regime", "test_loss", "train_loss", "mc_error", "transfer_benefit", "converged", "stable",
-    "method", "residual", "iterations", "seconds"], list(rows[0])
+    "method", "residual", "iterations", "integration_error", "bias", "error", "seconds"], list(rows[0])
 points = sorted({int(r["point"]) for r in rows})
 assert points == list(range(12)), points
 compared = 0
@@ -52,8 +52,8 @@ for point in points:
     scratch = float(mine[1]["test_loss"])
     for r in mine:
         solve = results[r["regime"]]
-        for column in ("test_loss", "train_loss", "residual"):
-            expected = solve[column] if solve[column] is not None else ""
+        for column in ("test_loss", "train_loss", "residual", "integration_error", "bias", "error"):
+            expected = str(solve[column]) if solve[column] is not None else ""
             assert r[column] == expected, (point, r["regime"], column, r[column], expected)
         # stable: true/false as JSON's, empty where akt solve says null; iterations: the integer.
         stable = {True: "true", False: "false", None: ""}[solve["stable"]]

@@ -54,7 +54,8 @@ static const char relu_yaml[] =
     "source: {gamma: 1.0, weight_decay: 0.05, time: 2}\n"
     "target: {regimes: [scratch, readout, joint], gamma: 1.0, weight_decay: 0.05, time: 2,\n"
     "         elastic: 0.5, readout_decay: 0.1}\n"
-    "solver: {method: population, neurons: 128, replicas: 2, step_tolerance: 1.0e-2}\n";
+    "solver: {method: population, neurons: 128, replicas: 2, step_tolerance: 1.0e-2,"
+    " estimate_errors: false}\n";
 
 static int load(akt_spec *spec, const char *yaml, const char *const *overrides, size_t count)
 {
