@@ -810,9 +810,10 @@ static int estimate_shared_errors(const akt_solver *solver, const akt_spec *spec
         akt_result *r = &solution->results[k];
         const akt_result *c = find_in(&coarse, 0, r->regime), *h = find_in(&small, 0, r->regime);
         r->integration_error = c ? fabs(r->test_loss - c->test_loss) : NAN;
-        /* the pairs' correlation is only certain for S/2 exactly (an odd half is rounded up) */
-        r->bias = h && 2 * half.solver.neurons == spec->solver.neurons ? h->test_loss - r->test_loss
-                                                                        : NAN;
+        /* L(n) = L + b/n at n = S and n = h (h = S/2, rounded up to pairs): b/S is
+         * (L(h) - L(S)) h / (S - h) */
+        double S = (double)spec->solver.neurons, n = (double)half.solver.neurons;
+        r->bias = h ? (h->test_loss - r->test_loss) * n / (S - n) : NAN;
         total_error(r, true, replicas);
     }
     akt_spec_free(&loose);
