@@ -26,14 +26,14 @@ fig1_sentences() {
     xr=$(csv_select "$csv" "regime=readout;target.elastic=0" data.alignment,transfer_benefit | crossing)
     xe=$(csv_select "$csv" "regime=joint;target.elastic=0.5" data.alignment,transfer_benefit | crossing)
     xf=$(csv_select "$csv" "regime=joint;target.elastic=0" data.alignment,transfer_benefit | crossing)
-    mc=$(csv_select "$csv" "" mc_error | awk '$1 != "NaN" && $1 > m { m = $1 } END { if (m > 0) printf "%.2g", m }')
+    mc=$(csv_select "$csv" "" error | awk '$1 != "NaN" && $1 > m { m = $1 } END { if (m > 0) printf "%.2g", m }')
     printf 'At alignment %s the transferred regimes give test loss %s (readout), %s (joint, delta 0.5) and %s (joint, delta 0) against %s from scratch, ' \
         "$(fmt "$amin")" "$(fmt "$r0")" "$(fmt "$je0")" "$(fmt "$jf0")" "$(fmt "$s0")"
     printf 'and at alignment %s they give %s, %s and %s against %s. ' \
         "$(fmt "$amax")" "$(fmt "$r1")" "$(fmt "$je1")" "$(fmt "$jf1")" "$(fmt "$s1")"
     printf 'Transfer beats scratch (benefit > 0) %s for the readout, %s for the joint regime with elastic pull and %s without it (zero crossings interpolated linearly between grid points)' \
         "$(where_positive "$xr")" "$(where_positive "$xe")" "$(where_positive "$xf")"
-    if [ -n "$mc" ]; then printf '; the largest mc_error is %s' "$mc"; fi
+    if [ -n "$mc" ]; then printf '; the largest error (sqrt(mc^2 + integration^2) + |bias|) is %s' "$mc"; fi
     unconverged=$(csv_select "$csv" "converged=false" regime,target.elastic,data.alignment |
         awk '{ printf "%s%s (delta %s) at alignment %s", (NR > 1 ? ", " : ""), $1, $2, $3 }')
     if [ -n "$unconverged" ]; then
@@ -150,7 +150,7 @@ fig5_sentences() {
         pop=$out/fig5_fashion_population.csv
         if [ -s "$pop" ]; then
             # the networks against the theory at their own gamma, point by point (regime, P2)
-            { csv_select "$pop" "" regime,data.target.samples,test_loss,mc_error | sed 's/^/T /'
+            { csv_select "$pop" "" regime,data.target.samples,test_loss,error | sed 's/^/T /'
               csv_select "$net" "" regime,target_samples,test_loss_mean,test_loss_se | sed 's/^/N /'; } |
             awk '
                 $1 == "T" { th[$2 " " $3] = $4; mc[$2 " " $3] = $5; next }
@@ -199,7 +199,7 @@ Data: \`fig1a_linear_alignment.csv\` (spec \`specs/fig1a_linear_alignment.yaml\`
 
 (a) Linear teachers, linear network, exact. $(have fig1a_linear_alignment fig1b_relu_alignment && fig1_sentences "$out/fig1a_linear_alignment.csv")
 
-(b) Relu network, population method, error bars mc_error. $(have fig1a_linear_alignment fig1b_relu_alignment && fig1_sentences "$out/fig1b_relu_alignment.csv")
+(b) Relu network, population method, error bars: the total error (Monte-Carlo, integration and finite-S bias). $(have fig1a_linear_alignment fig1b_relu_alignment && fig1_sentences "$out/fig1b_relu_alignment.csv")
 EOF
     cat <<EOF
 
@@ -230,7 +230,7 @@ $(have fig4_width && fig4_sentences)
 
 Data: \`fig5_fashion_theory.csv\` (\`akt sweep specs/fig5_fashion.yaml\`, lazy limit),
 \`fig5_fashion_population.csv\` (the same sweep with \`--set solver.method=population $Q5POP\`: the
-theory at the networks' gamma 0.1, error bars mc_error) and
+theory at the networks' gamma 0.1, error bars: the total error) and
 \`fig5_fashion_networks.csv\` (\`akt compare\` at width $W5, $S5 seeds, gamma 0.1, centred outputs, per P2).
 $(have fig5_fashion_theory fig5_fashion_networks && fig5_sentences)
 EOF

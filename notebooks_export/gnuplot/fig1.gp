@@ -1,5 +1,5 @@
 # fig1.gp: target test loss against teacher alignment, four regimes; (a) linear network solved
-# exactly, (b) relu network by the population method with mc_error bars.
+# exactly, (b) relu network by the population method with error bars (total error).
 load gp."/style.gp"
 set output dir."/fig1_alignment.png"
 set terminal @term size 1300,520

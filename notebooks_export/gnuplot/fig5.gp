@@ -1,5 +1,5 @@
 # fig5.gp: Fashion-MNIST, target test loss against target samples: lazy-limit theory (lines), the
-# population theory at the networks' gamma (open symbols, +- mc_error) and finite-width networks
+# population theory at the networks' gamma (open symbols, +- total error) and finite-width networks
 # (filled symbols, seed mean +- standard error).
 load gp."/style.gp"
 set output dir."/fig5_fashion.png"
