@@ -54,8 +54,12 @@ void akt_moments_free(akt_moments *m);
 /* Resets to a fresh network (z, w ~ N(0, 1) i.i.d.; no source block). */
 void akt_moments_init_fresh(akt_moments *m);
 
+/* The same with the layer scales of THEORY.md section 1: z ~ N(0, s_z^2), w ~ N(0, s_h^2 I);
+ * a later random readout (akt_moments_start_target) is drawn from N(0, s_z^2) too. */
+void akt_moments_init_scaled(akt_moments *m, double hidden_scale, double readout_scale);
+
 /* Turns a trained state into the start of a joint target phase: w_src := w (frozen copy),
- * readout z := 0, z (kept), or fresh N(0,1) independent of everything. */
+ * readout z := 0, z (kept), or fresh N(0, s_z^2) independent of everything. */
 void akt_moments_start_target(akt_moments *m, akt_readout_init readout_init);
 
 /* Replaces the state by the n x n symmetric matrix S (row-major), n = 1 + D (no source block) or
@@ -106,6 +110,12 @@ int akt_lazy_kernel(akt_activation activation, double c11, double c22, double c1
 /* Fills the NNGP (Phi0) and derivative kernel matrices between rows of A and B. */
 int akt_lazy_kernel_matrix(akt_activation activation, const double *A, size_t a, const double *B,
                            size_t b, size_t D, double *nngp, double *derivative, akt_error *err);
+
+/* The same with hidden weights of variance hidden_variance = s_h^2 (pre-activation covariance
+ * s_h^2 C); the derivative kernel is still per unit readout variance. */
+int akt_lazy_kernel_matrix_scaled(akt_activation activation, double hidden_variance,
+                                  const double *A, size_t a, const double *B, size_t b, size_t D,
+                                  double *nngp, double *derivative, akt_error *err);
 
 /* Kernel gradient flow df/dt = K(x, X)(y - f(X)) from f = f0 for time T (AKT_TIME_CONVERGE:
  * t -> infinity, min-norm interpolation). K: P x P, K_cross: M x P, f0_train (P) and f0_query

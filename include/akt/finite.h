@@ -28,6 +28,8 @@ typedef struct {
     double *W;                 /* N x D hidden weights, row-major (neuron i is row i) */
     double *z;                 /* N readout weights */
     double *W_src;             /* N x D anchor of the elastic pull (copy of the source weights) */
+    double hidden_scale;       /* s_h: W ~ N(0, s_h^2) at initialisation (THEORY.md 1); 1 */
+    double readout_scale;      /* s_z: z ~ N(0, s_z^2); 1 */
 } akt_network;
 
 akt_network *akt_network_alloc(size_t width, size_t dim, akt_activation activation,
@@ -46,11 +48,11 @@ typedef enum {
 
 /* Stream seeds: akt_finite_stream_seed(seed, seed_index, purpose) of random.h. */
 
-/* W, z ~ N(0, 1) i.i.d. from gsl_rng_mt19937(stream_seed) with gsl_ran_gaussian; draw order: W
- * row by row (neuron 0's D weights first), then z. */
+/* W ~ N(0, s_h^2), z ~ N(0, s_z^2) i.i.d. from gsl_rng_mt19937(stream_seed) with
+ * gsl_ran_gaussian; draw order: W row by row (neuron 0's D weights first), then z. */
 int akt_network_init(akt_network *net, unsigned long stream_seed, akt_error *err);
 
-/* Fresh z ~ N(0, 1) from gsl_rng_mt19937(stream_seed) (readout_init random). */
+/* Fresh z ~ N(0, s_z^2) from gsl_rng_mt19937(stream_seed) (readout_init random). */
 int akt_network_init_readout(akt_network *net, unsigned long stream_seed, akt_error *err);
 
 /* W_src := W (the anchor of the elastic pull in the joint regime). */

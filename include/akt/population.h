@@ -103,8 +103,14 @@ akt_population *akt_population_alloc_coordinates(const akt_data *data, akt_activ
                                                  akt_error *err);
 void akt_population_free(akt_population *pop);
 
+/* The layer scales of the initial law (THEORY.md section 1; default 1): every later
+ * akt_population_sample draws h0 = s_h w0.x/sqrt(D) and z0 = s_z N(0, 1), and a random joint
+ * readout from N(0, s_z^2). */
+void akt_population_set_scales(akt_population *pop, double hidden_scale, double readout_scale);
+
 /* Draws a fresh population for (seed, replica): w0 ~ N(0, I_D), z0 ~ N(0, 1) in antithetic
- * pairs, h0 = w0.x/sqrt(D) on every point (one product per split). Resets to "initialised". */
+ * pairs (times the scales), h0 = w0.x/sqrt(D) on every point (one product per split). Resets
+ * to "initialised". */
 void akt_population_sample(akt_population *pop, unsigned long seed, unsigned long replica);
 
 /* Source phase from the sampled initialisation on the source split. Leaves the source state,

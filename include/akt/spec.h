@@ -57,6 +57,8 @@ typedef struct akt_spec {
     struct {
         akt_activation activation;
         bool center;
+        double hidden_scale, readout_scale;  /* s_h, s_z of THEORY.md section 1: w ~ N(0, s_h^2 I),
+                                                z ~ N(0, s_z^2) at initialisation */
     } network;
     struct {
         double gamma, weight_decay, time;    /* time: > 0 or AKT_TIME_CONVERGE */

@@ -60,7 +60,8 @@ method_sizes method_sizes_of(const akt_spec *spec, const akt_data *data)
 }
 
 const char *const method_source_keys[] = {
-    "network.activation", "network.center", "source.gamma", "source.weight_decay",
+    "network.activation", "network.center", "network.hidden_scale", "network.readout_scale",
+    "source.gamma", "source.weight_decay",
     "source.time", "solver.neurons", "solver.replicas", "solver.step_tolerance",
     "solver.tolerance", "solver.max_time", "solver.min_step", "seed", NULL,
 };

@@ -303,7 +303,8 @@ static int exact_source_phase(const akt_spec *spec, const akt_data *data, exact_
     if (!state->moments)
         return err->status;
     akt_moments_set_min_step(state->moments, spec->solver.min_step);
-    akt_moments_init_fresh(state->moments);
+    akt_moments_init_scaled(state->moments, spec->network.hidden_scale,
+                            spec->network.readout_scale);
     return exact_flow_phase(state->moments, &data->source, &data->source_test, data->dim,
                             spec->source.gamma, spec->source.weight_decay, 0.0, spec->source.time,
                             spec, observer, AKT_REGIME_SOURCE, result, err);
@@ -392,7 +393,7 @@ static int exact_scratch(const akt_spec *spec, const akt_data *data, const akt_o
     if (!m)
         return err->status;
     akt_moments_set_min_step(m, spec->solver.min_step);
-    akt_moments_init_fresh(m);
+    akt_moments_init_scaled(m, spec->network.hidden_scale, spec->network.readout_scale);
     int status = exact_flow_phase(m, &data->target, &data->test, data->dim, spec->target.gamma,
                                   spec->target.weight_decay, 0.0, spec->target.time, spec, observer,
                                   AKT_REGIME_SCRATCH, result, err);

@@ -207,6 +207,11 @@ static void *network_alloc(const akt_method_problem *problem, akt_error *err)
         network_free(n);
         return NULL;
     }
+    akt_network *nets[] = {n->source, n->work};
+    for (int k = 0; k < 2; k++) {
+        nets[k]->hidden_scale = n->spec->network.hidden_scale;
+        nets[k]->readout_scale = n->spec->network.readout_scale;
+    }
     return n;
 }
 

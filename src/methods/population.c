@@ -293,6 +293,8 @@ static void *population_alloc(const akt_method_problem *problem, akt_error *err)
         population_free(p);
         return NULL;
     }
+    akt_population_set_scales(p->pop, p->spec->network.hidden_scale,
+                              p->spec->network.readout_scale);
     return p;
 }
 

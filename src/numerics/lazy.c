@@ -77,6 +77,15 @@ static void row_variances(const double *A, size_t a, size_t D, double *out)
 int akt_lazy_kernel_matrix(akt_activation activation, const double *A, size_t a, const double *B,
                            size_t b, size_t D, double *nngp, double *derivative, akt_error *err)
 {
+    return akt_lazy_kernel_matrix_scaled(activation, 1.0, A, a, B, b, D, nngp, derivative, err);
+}
+
+/* The pre-activations at initialisation have covariance s_h^2 C (THEORY.md section 1), so the
+ * closed forms take the Gram entries times hidden_variance = s_h^2. */
+int akt_lazy_kernel_matrix_scaled(akt_activation activation, double hidden_variance,
+                                  const double *A, size_t a, const double *B, size_t b, size_t D,
+                                  double *nngp, double *derivative, akt_error *err)
+{
     double probe_nngp, probe_derivative;
     int status = akt_lazy_kernel(activation, 1.0, 1.0, 0.0, &probe_nngp, &probe_derivative, err);
     if (status != AKT_OK)
@@ -99,8 +108,10 @@ int akt_lazy_kernel_matrix(akt_activation activation, const double *A, size_t a,
     for (size_t i = 0; i < a && status == AKT_OK; i++)
         for (size_t j = 0; j < b && status == AKT_OK; j++) {
             double k_nngp, k_derivative;
-            status = akt_lazy_kernel(activation, variances[i], variances[a + j], gram[i * b + j],
-                                     &k_nngp, &k_derivative, err);
+            status = akt_lazy_kernel(activation, hidden_variance * variances[i],
+                                     hidden_variance * variances[a + j],
+                                     hidden_variance * gram[i * b + j], &k_nngp, &k_derivative,
+                                     err);
             if (nngp)
                 nngp[i * b + j] = k_nngp;
             if (derivative)

@@ -41,6 +41,7 @@ struct akt_moments {
     double *S;        /* n x n, row-major; capacity (1 + 2D)^2 */
     double *scratch;  /* same capacity: start_target rebuilds S into it */
     double min_step;
+    double readout_variance;          /* s_z^2 of the initial law: a fresh random readout's */
     akt_moments_observer observer;    /* NULL: none */
     void *observer_context;
 };
@@ -80,10 +81,17 @@ void akt_moments_free(akt_moments *m)
 
 void akt_moments_init_fresh(akt_moments *m)
 {
+    akt_moments_init_scaled(m, 1.0, 1.0);
+}
+
+void akt_moments_init_scaled(akt_moments *m, double hidden_scale, double readout_scale)
+{
     m->n = 1 + m->D;
+    m->readout_variance = readout_scale * readout_scale;
     memset(m->S, 0, m->n * m->n * sizeof *m->S);
-    for (size_t i = 0; i < m->n; i++)
-        m->S[i * m->n + i] = 1.0;
+    m->S[0] = m->readout_variance;
+    for (size_t i = 1; i < m->n; i++)
+        m->S[i * m->n + i] = hidden_scale * hidden_scale;
 }
 
 void akt_moments_start_target(akt_moments *m, akt_readout_init readout_init)
@@ -109,7 +117,7 @@ void akt_moments_start_target(akt_moments *m, akt_readout_init readout_init)
             S[1 + D + k] = S[(1 + D + k) * n] = value;
         }
     } else if (readout_init == AKT_READOUT_RANDOM) {
-        S[0] = 1.0;
+        S[0] = m->readout_variance;
     }
     m->scratch = m->S;
     m->S = S;

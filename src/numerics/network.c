@@ -67,6 +67,7 @@ akt_network *akt_network_alloc(size_t width, size_t dim, akt_activation activati
     net->width = width;
     net->dim = dim;
     net->activation = activation;
+    net->hidden_scale = net->readout_scale = 1.0;
     return net;
 }
 
@@ -87,6 +88,8 @@ void akt_network_copy(akt_network *dest, const akt_network *src)
     memcpy(dest->W_src, src->W_src, nd * sizeof *dest->W_src);
     memcpy(dest->z, src->z, src->width * sizeof *dest->z);
     dest->activation = src->activation;
+    dest->hidden_scale = src->hidden_scale;
+    dest->readout_scale = src->readout_scale;
 }
 
 void akt_network_set_anchor(akt_network *net)
@@ -111,9 +114,9 @@ int akt_network_init(akt_network *net, unsigned long stream_seed, akt_error *err
     if (!rng)
         return AKT_ERR_MEMORY;
     for (size_t k = 0; k < net->width * net->dim; k++)
-        net->W[k] = gsl_ran_gaussian(rng, 1.0);
+        net->W[k] = gsl_ran_gaussian(rng, net->hidden_scale);
     for (size_t i = 0; i < net->width; i++)
-        net->z[i] = gsl_ran_gaussian(rng, 1.0);
+        net->z[i] = gsl_ran_gaussian(rng, net->readout_scale);
     gsl_rng_free(rng);
     return AKT_OK;
 }
@@ -124,7 +127,7 @@ int akt_network_init_readout(akt_network *net, unsigned long stream_seed, akt_er
     if (!rng)
         return AKT_ERR_MEMORY;
     for (size_t i = 0; i < net->width; i++)
-        net->z[i] = gsl_ran_gaussian(rng, 1.0);
+        net->z[i] = gsl_ran_gaussian(rng, net->readout_scale);
     gsl_rng_free(rng);
     return AKT_OK;
 }

@@ -111,6 +111,7 @@ struct akt_population {
     double *Q;                    /* S x Qmax: pre-activations on a queried set */
     akt_population_observer observer;   /* called after each accepted step (NULL: none) */
     void *observer_context;
+    double hidden_scale, readout_scale; /* s_h, s_z of the initial law (THEORY.md section 1) */
 };
 
 /* The flow of one phase: its training points, base pre-activations and parameters. */
@@ -274,6 +275,7 @@ akt_population *akt_population_alloc_coordinates(const akt_data *data, akt_activ
     pop->activation = activation;
     pop->S = neurons;
     pop->D = data->dim;
+    pop->hidden_scale = pop->readout_scale = 1.0;
     population_sizes(data, pop->rows, &pop->Pmax, &pop->Qmax);
     pop->splits[AKT_POINTS_SOURCE_TRAIN] = &data->source;
     pop->splits[AKT_POINTS_TARGET_TRAIN] = &data->target;
@@ -337,6 +339,12 @@ akt_population *akt_population_alloc_coordinates(const akt_data *data, akt_activ
 
 /* ---- sampling ------------------------------------------------------------------------------ */
 
+void akt_population_set_scales(akt_population *pop, double hidden_scale, double readout_scale)
+{
+    pop->hidden_scale = hidden_scale;
+    pop->readout_scale = readout_scale;
+}
+
 void akt_population_sample(akt_population *pop, unsigned long seed, unsigned long replica)
 {
     pop->seed = seed;
@@ -358,11 +366,12 @@ void akt_population_sample(akt_population *pop, unsigned long seed, unsigned lon
     for (size_t i = 0; i < pairs * D; i++)
         w0[i] = gsl_ran_gaussian_ziggurat(hidden, 1.0);
     for (size_t k = 0; k < pairs; k++) {
-        double z = gsl_ran_gaussian_ziggurat(readout, 1.0);
+        double z = pop->readout_scale * gsl_ran_gaussian_ziggurat(readout, 1.0);
         pop->z0[2 * k] = z;
         pop->z0[2 * k + 1] = -z;
     }
-    double scale = 1.0 / sqrt((double)D);
+    /* h0 = s_h w0.x / sqrt(D): the hidden scale enters here, so w0 stays the documented draw */
+    double scale = pop->hidden_scale / sqrt((double)D);
     for (int s = 0; s < AKT_POINTS_COUNT; s++) {
         size_t M = pop->rows[s];
         if (M == 0)
@@ -1448,7 +1457,7 @@ int akt_population_start_joint(akt_population *pop, akt_readout_init readout_ini
         if (!fresh)
             return akt_error_set(err, AKT_ERR_MEMORY, "out of memory allocating a generator");
         for (size_t k = 0; k < S / 2; k++) {
-            z[2 * k] = gsl_ran_gaussian_ziggurat(fresh, 1.0);
+            z[2 * k] = pop->readout_scale * gsl_ran_gaussian_ziggurat(fresh, 1.0);
             z[2 * k + 1] = -z[2 * k];
         }
         gsl_rng_free(fresh);
