@@ -128,8 +128,8 @@ void akt_report_table(FILE *out, const akt_spec *spec, const akt_data *data,
                 result->converged ? "yes" : "NO", result->seconds);
     }
     fputs("test_loss: mean (f - y)^2 on the target test split (source: on the source test "
-          "split); +-: error = sqrt(mc^2 + integration_error^2) + |bias| (mc: mc_error, times "
-          "t/z for few replicas); "
+          "split); +-: error = sqrt(mc^2 + integration_error^2) + |bias| (mc: mc_error "
+          "scaled by Student's t); "
           "benefit = scratch test_loss - regime test_loss (> 0: transfer helps)\n", out);
 }
 

@@ -81,6 +81,7 @@ static inline void make_spec(akt_spec *spec)
     spec->seed = 1;
     spec->network.activation = AKT_ACTIVATION_RELU;
     spec->network.center = false;
+    spec->network.hidden_scale = spec->network.readout_scale = 1.0;
     spec->source.gamma = 1.0;
     spec->source.weight_decay = 0.05;
     spec->source.time = 20.0;

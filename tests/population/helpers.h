@@ -26,6 +26,7 @@ static inline void test_spec(akt_spec *spec, akt_activation activation)
     memset(spec, 0, sizeof *spec);
     spec->seed = 1;
     spec->network.activation = activation;
+    spec->network.hidden_scale = spec->network.readout_scale = 1.0;
     spec->source.gamma = 1.0;
     spec->source.weight_decay = 0.05;
     spec->source.time = 5.0;
