@@ -1790,6 +1790,9 @@ static double state_distance(const akt_population *pop, const double *a, const d
 }
 
 /* The stability test's kicks and thresholds (docs/stability.md says how they were measured).
+ * STABILITY_KICK: akt_population_stability's kick, relative per block: above relu's noise floor
+ * at the default step tolerance (a few 1e-3 of the state on Figure 5's problem), and small
+ * enough to stay linear (on the trap, kicks of 1e-6 and 1e-2 give the same growth to 3 digits).
  * STABILITY_FLOOR_KICK: the second, tiny kick along the same direction, relative to the first;
  * a linear response to it is 1e-6 of the first kick's, so whatever it shows beyond that is the
  * integrator's own noise floor (relu: a kick of any size flips some kink decisions of the
