@@ -180,8 +180,8 @@ int akt_population_readout(akt_population *pop, double ridge, double *f, akt_err
  * Unstable when (1) s1 exceeds 10 times the floor copy's distance at the end (the floor copy's
  * linear response is 1e-6 of the kick's; more is integrator noise: relu kink decisions flipped
  * by any perturbation), and (2) the distance grows exponentially: s1 / s_half >= 1.25 and
- * s1 / s_half >= s_half / s0 (a neutral direction keeps its size, a secular drift slows down,
- * an exponential mode does not). Otherwise stable. growth = d1 / d0, the test predictions'
+ * s1 / s_half >= 0.97 s_half / s0 (a neutral direction keeps its size, a secular drift slows
+ * down, to 15/16 of its first-half growth or less, an exponential mode does not). Otherwise stable. growth = d1 / d0, the test predictions'
  * difference at the end over the one at the kick (for information).
  * The state afterwards is the kicked copy's continuation (the caller has read its results
  * before). Extra memory: two states (2 S (P2 + 1) doubles) while it runs. */
