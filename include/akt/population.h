@@ -177,19 +177,46 @@ int akt_population_source_kernel(akt_population *pop, double *K, double *K_cross
  * (P2 + Mt values), ridge 0 = minimum-norm least squares. */
 int akt_population_readout(akt_population *pop, double ridge, double *f, akt_error *err);
 
-/* Stability test of the current joint state (THEORY.md section 4): a copy of the state is
- * kicked by a relative 1e-6 Gaussian perturbation of b and z; both copies are integrated for
- * extra_time with the same step sequence and the RMS difference of the test predictions is
- * measured before (d0), at extra_time/2 (d_half) and at extra_time (d1). growth = d1 / d0.
- * Relu: unstable (drifting away) when d1 > 10 d0 and d1 > 2 d_half (still growing at the end)
- * and d1 exceeds the integrator's own error estimate over extra_time (below it a difference is
- * indistinguishable from the noise of components switching at kinks). Smooth activations:
- * unstable when d1 > 2 d_half (growing at the end; slow instabilities count too). Otherwise
- * stable.
- * The state afterwards is the perturbed continuation (the caller has read its results before). */
+/* Stability test of the current joint state (THEORY.md section 4; docs/stability.md). The plain
+ * state is integrated for extra_time (two halves, every attempted step logged); two copies kicked
+ * along one Gaussian direction of b and z (relative size 1e-2, and 1e-8 for the noise floor)
+ * repeat exactly the same attempted steps, so that with no kick they would end bit for bit
+ * equal. The measure is the distance of the kicked copy's state from the plain one's (b and z,
+ * each relative to the plain state's RMS at that time): s0 at the kick, s_half, s1 at the end.
+ * Unstable when (1) s1 exceeds 10 times the floor copy's distance at the end (the floor copy's
+ * linear response is 1e-6 of the kick's; more is integrator noise: relu kink decisions flipped
+ * by any perturbation), and (2) the distance grows exponentially: s1 / s_half >= 1.25 and
+ * s1 / s_half >= 0.97 s_half / s0 (a neutral direction keeps its size, a secular drift slows
+ * down, to 15/16 of its first-half growth or less, an exponential mode does not). Otherwise stable. growth = d1 / d0, the test predictions'
+ * difference at the end over the one at the kick (for information).
+ * The state afterwards is the kicked copy's continuation (the caller has read its results
+ * before). Extra memory: two states (2 S (P2 + 1) doubles) while it runs. */
 int akt_population_stability(akt_population *pop, const akt_population_phase *phase,
                              double extra_time, double *growth, akt_stability *stable,
                              akt_error *err);
+
+/* What one stability test measured: the RMS difference of the test predictions of the kicked
+ * and the plain copy right after the kick (d0), after half the extra time (d_half) and after all
+ * of it (d1), the plain copy's integration error estimate over the extra time (noise, the sum of
+ * its accepted steps' local error estimates, output units) and growth = d1 / d0; and the same
+ * distances between the two copies' states (s0, s_half, s1): the RMS difference of b (or its
+ * weights) and of z, each relative to the plain state's block RMS at that time, the blocks
+ * weighted equally (a kick of relative size k is at s0 ~ k). */
+typedef struct {
+    double d0, d_half, d1, noise, growth;
+    double s0, s_half, s1;
+    double floor1; /* s1 of a second copy kicked 1e-6 times as hard along the same direction */
+} akt_population_stability_report;
+
+/* akt_population_stability with the kick's relative size given (akt_population_stability uses
+ * 1e-2; the floor copy is kicked 1e-6 times that; 0 measures nothing and is UNTESTED) and
+ * everything it measured reported; the verdict is the same rule. Applies to a joint
+ * state and to a scratch state (the flow of a source phase, from a fresh start, on the target
+ * split: what the false-alarm measurement of docs/stability.md tests). */
+int akt_population_stability_measure(akt_population *pop, const akt_population_phase *phase,
+                                     double extra_time, double relative_kick,
+                                     akt_population_stability_report *report,
+                                     akt_stability *stable, akt_error *err);
 
 /* Called by the integrator after every accepted step of a phase run (source, target, and the
  * stability test's runs), with the phase's flow time t (= the state's; from 0 at the start of the

@@ -20,7 +20,9 @@
 #define POPULATION_DOUBLES_PER_POINT 26.0
 
 /* The stability test runs for min(T2, 10) more (10 for time converge): long enough for an
- * O(1)-rate instability to amplify a kick by e^10, short beside the phase. */
+ * O(1)-rate instability to amplify a kick by e^10, and for the slow one of THEORY.md section 4
+ * (rate ~0.12) to show as growth over both halves (docs/stability.md); it costs three runs of
+ * that length (the plain copy and two kicked ones). */
 #define STABILITY_TIME 10.0
 
 typedef struct {

@@ -755,8 +755,12 @@ static int identity_residual(akt_population *pop, const flow_context *c, const f
     return AKT_OK;
 }
 
-/* A replayed step sequence (stability test): record the accepted steps of one run, then force
- * them on another so that both share their integration error. */
+/* A replayed step sequence (stability test): record every attempted step of one run (accepted:
+ * dt; rejected: -dt), then repeat them on another, rejected attempts included, so that both runs
+ * perform the same computation and share their integration error: with no kick the two copies
+ * end bit for bit equal. (Replaying the accepted steps alone was not enough: a rejected attempt
+ * leaves its midpoint K, which the next attempt's predictor uses, so the replayed copy differed
+ * from the plain one by an integration-error-sized amount whatever the kick; docs/stability.md.) */
 typedef struct {
     double *steps;
     size_t count, capacity, next;
@@ -994,13 +998,15 @@ static int integrate(akt_population *pop, flow_context *c, double *y,
     /* First step: the fastest relaxation time 1/lambda_max(K); the controller grows it. */
     double lambda_max = use_krylov(P) ? ntk_lambda_max(pop, P) : pop->eigenvalues[P - 1];
     double dt = fmin(1.0 / fmax(lambda_max, 1e-3), t_end - pop->t);
+    bool replay = log && log->replay;
     while (pop->t < t_end) {
-        bool last = false;
-        if (log && log->replay) {
+        bool last = false, rejected_attempt = false;
+        if (replay) {
             if (log->next >= log->count)
                 break;
-            dt = log->steps[log->next];
-            last = dt >= (t_end - pop->t) * (1.0 - 1e-12);
+            rejected_attempt = log->steps[log->next] < 0.0;
+            dt = fabs(log->steps[log->next]);
+            last = !rejected_attempt && dt >= (t_end - pop->t) * (1.0 - 1e-12);
         } else if (dt >= t_end - pop->t) {
             dt = t_end - pop->t;
             last = true;
@@ -1008,8 +1014,16 @@ static int integrate(akt_population *pop, flow_context *c, double *y,
         double e = exponential_midpoint(pop, c, y, dt, now, mid, end, err, &status);
         if (status != AKT_OK)
             return status;
-        if (!(e <= tol * dt) && !(log && log->replay)) {
+        if (replay ? rejected_attempt : !(e <= tol * dt)) {
             run->rejected++;
+            /* A rejected attempt leaves its midpoint K behind, which the next attempt's predictor
+             * uses: a replay repeats it (logged as -dt) so that both runs compute the same. */
+            if (replay) {
+                log->next++;
+                continue;
+            }
+            if (log && log_step(log, -dt) != AKT_OK)
+                return akt_error_set(err, AKT_ERR_MEMORY, "out of memory recording steps");
             dt *= isfinite(e) ? clamp(0.9 * sqrt(tol * dt / e), 0.1, 0.9) : 0.1;
             if (dt < phase->min_step)
                 return akt_error_set(err, AKT_ERR_NUMERIC,
@@ -1034,7 +1048,7 @@ static int integrate(akt_population *pop, flow_context *c, double *y,
         if (observed != AKT_OK)
             return observed;
         run->steps++;
-        if (log && log->replay)
+        if (replay)
             log->next++;
         else if (log && log_step(log, dt) != AKT_OK)
             return akt_error_set(err, AKT_ERR_MEMORY, "out of memory recording steps");
@@ -1769,49 +1783,85 @@ static int kick(akt_population *pop, double *y, double relative, akt_error *err)
     return AKT_OK;
 }
 
-static void swap_states(akt_population *pop)
+
+/* Distance of two target states in the kick's units: the RMS difference of the b block (b or
+ * its weights v) over scale_b and of the z block over scale_z (the plain state's block RMS at
+ * that time), the two blocks weighted equally, so that a kick of relative size k is at distance
+ * about k. Relative to the state at each time, so that a kick that only keeps its share of a
+ * growing b (no weight decay: b grows as the target is fitted) does not read as growth. */
+static double state_distance(const akt_population *pop, const double *a, const double *b,
+                             double scale_b, double scale_z)
 {
-    double *plain = pop->y_target;
-    pop->y_target = pop->y_spare;
-    pop->y_spare = plain;
+    size_t S = pop->S, nb = S * pop->width[1];
+    double db = rms_difference(a, b, nb), dz = rms_difference(a + nb, b + nb, S);
+    double rb = scale_b > 0.0 ? db / scale_b : 0.0, rz = scale_z > 0.0 ? dz / scale_z : 0.0;
+    return sqrt(0.5 * (rb * rb + rz * rz));
 }
 
-int akt_population_stability(akt_population *pop, const akt_population_phase *phase,
-                             double extra_time, double *growth, akt_stability *stable,
-                             akt_error *err)
+/* The stability test's kicks and thresholds (docs/stability.md says how they were measured).
+ * STABILITY_KICK: akt_population_stability's kick, relative per block: above relu's noise floor
+ * at the default step tolerance (a few 1e-3 of the state on Figure 5's problem), and small
+ * enough to stay linear (on the trap, kicks of 1e-6 and 1e-2 give the same growth to 3 digits).
+ * STABILITY_FLOOR_KICK: the second, tiny kick along the same direction, relative to the first;
+ * a linear response to it is 1e-6 of the first kick's, so whatever it shows beyond that is the
+ * integrator's own noise floor (relu: a kick of any size flips some kink decisions of the
+ * steps, an O(step error) jump). STABILITY_FLOOR_MARGIN: the first kick's difference must exceed
+ * the floor's by this factor to be read as the kick's response. STABILITY_MIN_GROWTH: the least
+ * growth over the second half that counts as growing (a neutral direction keeps 1).
+ * STABILITY_RATE_KEPT: how much of the first half's growth the second half must keep. A single
+ * exponential mode keeps all of it (ratio 1, up to round-off: hence not exactly 1), one behind
+ * a decaying or a neutral part more (the trap: 1.58 then 1.83); a secular drift a + b t that
+ * still grows by STABILITY_MIN_GROWTH over the second half keeps at most 15/16 = 0.9375
+ * ((1 + 2x) / (1 + x)^2 with x = b T / (2 a) >= 1/3). 0.97 lies between. */
+#define STABILITY_KICK 1e-2
+#define STABILITY_FLOOR_KICK 1e-6
+#define STABILITY_FLOOR_MARGIN 10.0
+#define STABILITY_MIN_GROWTH 1.25
+#define STABILITY_RATE_KEPT 0.97
+
+/* RMS of the b block and of the z block of a target state. */
+static void block_scales(const akt_population *pop, const double *y, double *scale_b,
+                         double *scale_z)
+{
+    size_t S = pop->S, nb = S * pop->width[1];
+    *scale_b = rms(y, nb);
+    *scale_z = rms(y + nb, S);
+}
+
+int akt_population_stability_measure(akt_population *pop, const akt_population_phase *phase,
+                                     double extra_time, double relative_kick,
+                                     akt_population_stability_report *report,
+                                     akt_stability *stable, akt_error *err)
 {
     *stable = AKT_STABLE_UNTESTED;
-    *growth = NAN;
-    if (pop->kind != STATE_JOINT)
+    *report = (akt_population_stability_report){NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN};
+    if (pop->kind != STATE_JOINT && pop->kind != STATE_SCRATCH)
         return akt_error_set(err, AKT_ERR_INPUT, "population: the stability test needs a joint "
-                             "state");
+                             "or scratch state");
+    if (!(relative_kick >= 0.0) || !(extra_time > 0.0))
+        return akt_error_set(err, AKT_ERR_INPUT, "population: the stability test needs a kick "
+                             ">= 0 and an extra time > 0");
     size_t S = pop->S, Mt = pop->rows[AKT_POINTS_TEST], n = S * (pop->width[1] + 1);
-    double *f_plain = malloc((Mt ? Mt : 1) * sizeof *f_plain);
-    double *f_kicked = malloc((Mt ? Mt : 1) * sizeof *f_kicked);
-    double *f_half = malloc((Mt ? Mt : 1) * sizeof *f_half);
+    size_t nf = Mt ? Mt : 1;
+    double *f_plain = malloc(nf * sizeof *f_plain), *f_kicked = malloc(nf * sizeof *f_kicked);
+    double *f_half = malloc(nf * sizeof *f_half);
+    double *y_half = malloc(n * sizeof *y_half), *y_end = malloc(n * sizeof *y_end);
+    double *y_start = pop->y_spare;
     step_log log = {NULL, 0, 0, 0, false};
     akt_population_phase extra = *phase;
-    extra.time = extra_time;
     int status = AKT_OK;
-    if (!f_plain || !f_kicked || !f_half) {
+    if (!f_plain || !f_kicked || !f_half || !y_half || !y_end) {
         status = akt_error_set(err, AKT_ERR_MEMORY, "out of memory in the stability test");
         goto done;
     }
-    double t_state = pop->t, d0 = 0.0, d_half = 0.0, d1 = 0.0;
-    /* y_spare: the kicked copy. Measure d0 with it swapped in. */
-    memcpy(pop->y_spare, pop->y_target, n * sizeof *pop->y_spare);
-    if ((status = kick(pop, pop->y_spare, 1e-6, err)) != AKT_OK)
-        goto done;
+    double t_state = pop->t;
+    double start_b, start_z, half_b, half_z, end_b, end_z;
+    block_scales(pop, pop->y_target, &start_b, &start_z);
+    memcpy(y_start, pop->y_target, n * sizeof *y_start);
     if ((status = akt_population_predict(pop, AKT_POINTS_TEST, f_plain, err)) != AKT_OK)
         goto done;
-    swap_states(pop);
-    status = akt_population_predict(pop, AKT_POINTS_TEST, f_kicked, err);
-    swap_states(pop);
-    if (status != AKT_OK)
-        goto done;
-    d0 = rms_difference(f_plain, f_kicked, Mt);
 
-    /* Plain copy: two halves, recording the steps and the test predictions at the middle. */
+    /* The plain copy: two halves of extra_time/2, every attempted step logged. */
     flow_context c;
     akt_population_run run;
     extra.time = 0.5 * extra_time;
@@ -1820,48 +1870,101 @@ int akt_population_stability(akt_population *pop, const akt_population_phase *ph
     if ((status = integrate(pop, &c, pop->y_target, &extra, &log, &run, err)) ||
         (status = akt_population_predict(pop, AKT_POINTS_TEST, f_half, err)))
         goto done;
+    memcpy(y_half, pop->y_target, n * sizeof *y_half);
     noise += run.residual;
-    if ((status = integrate(pop, &c, pop->y_target, &extra, &log, &run, err)) ||
-        (status = akt_population_predict(pop, AKT_POINTS_TEST, f_plain, err)))
+    if ((status = integrate(pop, &c, pop->y_target, &extra, &log, &run, err)))
         goto done;
+    memcpy(y_end, pop->y_target, n * sizeof *y_end);
     noise += run.residual;
-    /* The kicked copy follows the same steps. */
-    swap_states(pop);
-    pop->t = t_state;
-    log.replay = true;
-    if ((status = integrate(pop, &c, pop->y_target, &extra, &log, &run, err)) ||
-        (status = akt_population_predict(pop, AKT_POINTS_TEST, f_kicked, err)))
-        goto done;
-    d_half = rms_difference(f_half, f_kicked, Mt);
-    if ((status = integrate(pop, &c, pop->y_target, &extra, &log, &run, err)) ||
-        (status = akt_population_predict(pop, AKT_POINTS_TEST, f_kicked, err)))
-        goto done;
-    d1 = rms_difference(f_plain, f_kicked, Mt);
-    *growth = d0 > 0.0 ? d1 / d0 : NAN;
-    /* Relu: unstable when amplified more than tenfold AND still growing (doubling) over the
-     * second half, i.e. drifting away, AND above the integrator's own error estimate over the
-     * extra time: a relu state amplifies a kick once (neurons near kinks switch at slightly
-     * different times, measured growth ~1e3 within t = 1) and then holds it, and with large
-     * steps the switching of single components at the midpoint moves K by O(h / S), a noise of
-     * the size of the integration error (measured S = 64, step_tolerance 1e-3: 3e-5 at t = 1,
-     * 2e-4 at t = 2, against an error estimate of 2e-3; 3e-7 at step_tolerance 1e-5).
-     * Smooth activations have neither the one-time amplification nor the switching noise (the
-     * two copies share their steps, hence their integration error), and their instabilities
-     * can be slow: the invariant family of THEORY.md section 4 (linear, joint) leaves its state
-     * at a rate near 0.15 (tests/population/test_stability.c, S = 512: a kick grows 1.14x over
-     * the first half of 10 time units, 2.6x over the second, while the integration error estimate
-     * is 5000 times the difference; with S = 128 the kick's stable part first decays, 0.45x,
-     * then the unstable one grows, 2.7x). So for them: unstable when the difference at least
-     * doubles over the second half (a growth rate above ln 2 / 5 = 0.14 for extra time 10),
-     * whatever the first half did. */
-    bool unstable = pop->activation == AKT_ACTIVATION_RELU
-                        ? d1 > 10.0 * d0 && d1 > 2.0 * d_half && d1 > noise
-                        : d1 > 2.0 * d_half;
-    *stable = d0 > 0.0 && !unstable ? AKT_STABLE_YES : AKT_STABLE_NO;
+    block_scales(pop, y_half, &half_b, &half_z);
+    block_scales(pop, y_end, &end_b, &end_z);
+
+    /* The kicked copies, the tiny one first: each starts from the plain start plus the kick
+     * (the same direction, the KICK stream drawn afresh) and repeats the plain copy's attempts.
+     * The second leaves its continuation as the state. */
+    double s0 = 0.0, s_half = 0.0, s1 = 0.0, floor1 = 0.0, d0 = 0.0, d_half = 0.0, d1 = 0.0;
+    for (int copy = 0; copy < 2; copy++) {
+        double k = copy == 0 ? relative_kick * STABILITY_FLOOR_KICK : relative_kick;
+        memcpy(pop->y_target, y_start, n * sizeof *y_start);
+        if ((status = kick(pop, pop->y_target, k, err)) != AKT_OK)
+            goto done;
+        pop->t = t_state;
+        log.replay = true;
+        log.next = 0;
+        if (copy == 1) {
+            s0 = state_distance(pop, pop->y_target, y_start, start_b, start_z);
+            if ((status = akt_population_predict(pop, AKT_POINTS_TEST, f_kicked, err)))
+                goto done;
+            d0 = rms_difference(f_plain, f_kicked, Mt);
+        }
+        if ((status = integrate(pop, &c, pop->y_target, &extra, &log, &run, err)))
+            goto done;
+        if (copy == 1) {
+            s_half = state_distance(pop, pop->y_target, y_half, half_b, half_z);
+            if ((status = akt_population_predict(pop, AKT_POINTS_TEST, f_kicked, err)))
+                goto done;
+            d_half = rms_difference(f_half, f_kicked, Mt);
+        }
+        if ((status = integrate(pop, &c, pop->y_target, &extra, &log, &run, err)))
+            goto done;
+        double distance = state_distance(pop, pop->y_target, y_end, end_b, end_z);
+        if (copy == 0) {
+            floor1 = distance;
+            continue;
+        }
+        s1 = distance;
+        /* the plain end's predictions, then the kicked end's */
+        double *kept = pop->y_target;
+        pop->y_target = y_end;
+        status = akt_population_predict(pop, AKT_POINTS_TEST, f_plain, err);
+        pop->y_target = kept;
+        if (status || (status = akt_population_predict(pop, AKT_POINTS_TEST, f_kicked, err)))
+            goto done;
+        d1 = rms_difference(f_plain, f_kicked, Mt);
+    }
+    *report = (akt_population_stability_report){d0, d_half, d1, noise, d0 > 0.0 ? d1 / d0 : NAN,
+                                                s0, s_half, s1, floor1};
+    /* The verdict (docs/stability.md). Unstable when the kick's state difference, relative to the
+     * plain copy's state at each time,
+     *   - is its response: above STABILITY_FLOOR_MARGIN times what the tiny kick's copy shows at
+     *     the end (a linear response to the tiny kick is 1e-6 of it; more is integrator noise:
+     *     relu kink decisions flipped by any perturbation, a jump of the size of the step error
+     *     that does not scale with the kick, docs/stability.md), and
+     *   - grows exponentially: by at least STABILITY_MIN_GROWTH over the second half, and keeping
+     *     STABILITY_RATE_KEPT of the first half's growth (a neutral direction keeps its size, a
+     *     secular drift a + b t slows down relative to itself; an exponential mode keeps its
+     *     rate, or speeds up when the kick's decaying part dies out first).
+     * The state distance, not the predictions: the instability of THEORY.md section 4 moves the
+     * neurons apart (diversity), which the predictions see only at second order in the kick
+     * (measured on the trap: predictions' difference falls 50-fold while the state's grows 3-fold). */
+    double second = s_half > 0.0 ? s1 / s_half : 0.0, first = s0 > 0.0 ? s_half / s0 : 0.0;
+    bool response = s1 > STABILITY_FLOOR_MARGIN * floor1;
+    bool growing = second >= STABILITY_MIN_GROWTH && second >= STABILITY_RATE_KEPT * first;
+    *stable = s0 > 0.0 && !(response && growing) ? AKT_STABLE_YES : AKT_STABLE_NO;
+    if (!(s0 > 0.0))
+        *stable = AKT_STABLE_UNTESTED;
 done:
     free(f_plain);
     free(f_kicked);
     free(f_half);
+    free(y_half);
+    free(y_end);
     free(log.steps);
+    return status;
+}
+
+int akt_population_stability(akt_population *pop, const akt_population_phase *phase,
+                             double extra_time, double *growth, akt_stability *stable,
+                             akt_error *err)
+{
+    akt_population_stability_report report;
+    int status = pop->kind == STATE_JOINT
+                     ? akt_population_stability_measure(pop, phase, extra_time, STABILITY_KICK,
+                                                        &report, stable, err)
+                     : akt_error_set(err, AKT_ERR_INPUT, "population: the stability test needs "
+                                     "a joint state");
+    *growth = status == AKT_OK ? report.growth : NAN;
+    if (status != AKT_OK)
+        *stable = AKT_STABLE_UNTESTED;
     return status;
 }

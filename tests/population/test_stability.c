@@ -14,12 +14,16 @@
  * second moments carry the remainder as e^{-40}, below round-off, so round-off seeds its
  * escape early.) Checked: at T2 = 50 the population's joint state is reported unstable (and
  * so not converged), the escape is real (the loss at T2 = 160 is more than ten times lower),
- * and at T2 = 400, settled on the new state, the test passes it. */
+ * and at T2 = 400, settled on the new state, the test passes it.
+ * Part 2 (the numerics API, docs/stability.md): with no kick the test's copies end bit for bit
+ * equal (they repeat the same attempted steps), and its state distances are a linear response:
+ * kicks of 1e-6 and 1e-2 give the same growth. */
 #include <math.h>
 #include <stdio.h>
 
 #include "../check.h"
 #include "akt/data.h"
+#include "akt/population.h"
 #include "akt/spec.h"
 #include "akt/solve.h"
 
@@ -63,6 +67,43 @@ static akt_result joint_at(const char *time_override)
     return joint;
 }
 
+/* The trap's joint state at T2 = 50 (replica 0), measured with the given kick. */
+static akt_population_stability_report measured(double kick, akt_stability *stable)
+{
+    akt_spec spec;
+    akt_data data;
+    akt_error err;
+    akt_population_stability_report report = {0};
+    CHECK(akt_spec_load_string(&spec, trap_yaml, "trap", ".", NULL, 0, &err) == AKT_OK);
+    CHECK(akt_data_load(&data, &spec, &err) == AKT_OK);
+    akt_population *pop = akt_population_alloc(&data, spec.network.activation,
+                                               (size_t)spec.solver.neurons, &err);
+    CHECK(pop != NULL);
+    if (!pop)
+        return report;
+    akt_population_phase source = {spec.source.gamma, spec.source.weight_decay, 0.0,
+                                   spec.source.time, spec.solver.step_tolerance,
+                                   spec.solver.tolerance, spec.solver.max_time,
+                                   spec.solver.min_step};
+    akt_population_phase target = {spec.target.gamma, spec.target.weight_decay,
+                                   spec.target.elastic, spec.target.time,
+                                   spec.solver.step_tolerance, spec.solver.tolerance,
+                                   spec.solver.max_time, spec.solver.min_step};
+    akt_population_run run;
+    akt_population_sample(pop, spec.seed, 0);
+    CHECK(akt_population_run_source(pop, &source, &run, &err) == AKT_OK);
+    CHECK(akt_population_start_joint(pop, spec.target.readout_init, &err) == AKT_OK);
+    CHECK(akt_population_run_target(pop, &target, &run, &err) == AKT_OK);
+    CHECK(akt_population_stability_measure(pop, &target, 10.0, kick, &report, stable, &err) ==
+          AKT_OK);
+    printf("kick %.0e: s0 %.4e s_half %.4e s1 %.4e floor %.4e d1 %.4e, stable %d\n", kick,
+           report.s0, report.s_half, report.s1, report.floor1, report.d1, *stable);
+    akt_population_free(pop);
+    akt_data_free(&data);
+    akt_spec_free(&spec);
+    return report;
+}
+
 int main(void)
 {
     akt_result plateau = joint_at("target.time=50");
@@ -71,5 +112,14 @@ int main(void)
     CHECK(plateau.stable == AKT_STABLE_NO && !plateau.converged);
     CHECK(escaped.test_loss < 0.1 * plateau.test_loss);
     CHECK(settled.stable == AKT_STABLE_YES && settled.converged);
+
+    akt_stability none_verdict, small_verdict, large_verdict;
+    akt_population_stability_report none = measured(0.0, &none_verdict);
+    akt_population_stability_report small = measured(1e-6, &small_verdict);
+    akt_population_stability_report large = measured(1e-2, &large_verdict);
+    CHECK(none.d1 == 0.0 && none.s1 == 0.0 && none_verdict == AKT_STABLE_UNTESTED);
+    CHECK_RELATIVE(small.s1 / small.s0, large.s1 / large.s0, 1e-2);
+    CHECK_RELATIVE(small.s_half / small.s0, large.s_half / large.s0, 1e-2);
+    CHECK(small_verdict == AKT_STABLE_NO && large_verdict == AKT_STABLE_NO);
     return check_finish();
 }
