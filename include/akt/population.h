@@ -198,8 +198,8 @@ void akt_population_set_observer(akt_population *pop, akt_population_observer ob
 
 /* Measurement options for benchmarks (bench/bench_leads.c; default off, results unchanged).
  *
- * akt_population_force_steps: the following finite-time phase runs (source, target, Euler
- * excluded) take exactly these step lengths, in order, every step accepted whatever its error
+ * akt_population_force_steps: the following finite-time phase runs (akt_population_run_source,
+ * akt_population_run_target; not Euler, not the stability test) take exactly these step lengths, in order, every step accepted whatever its error
  * estimate (as the stability test replays a run's steps); they should add up to the phase's time
  * (the run stops at the phase's end or when the list is used up, whichever comes first: run->time
  * says where). For Richardson extrapolation in the step: record an adaptive run's accepted steps
