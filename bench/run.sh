@@ -2,7 +2,8 @@
 # bench/run.sh: reruns every benchmark of bench/RESULTS.md and rewrites bench/results/.
 #
 # Usage (from the repository root, after `meson setup build --buildtype=release && ninja -C build`):
-#     bench/run.sh [grid] [solve] [finite] [integrator] [convex]   (no argument: the first three)
+#     bench/run.sh [grid] [solve] [finite] [integrator] [convex] [leads] [fashion]
+#     (no argument: the first three)
 # Environment: BUILD (default build), THREADS (OpenBLAS threads while measuring, default 1),
 # GRID_P, GRID_S (the grid's cells, default 100,300,1000,3000 and 1024,8192,32768),
 # GRID_TOLERANCES (akt's step_tolerance ladder, default 1e-3,1e-4,3e-5), GRID_LADDER_NEURONS
@@ -25,6 +26,17 @@
 # (wall seconds allowed to the convex stage, default 3600; the D = 200 phases need far more today,
 # see RESULTS.md "Convex at D = 200, P = 1000"), CONVEX_SETS (extra --set overrides, e.g.
 # "data.dim=10 data.source.samples=30" for a small run).
+# leads (issue 13's remaining leads, RESULTS.md "Issue 13: remaining leads"): bench_leads
+# --richardson (the mesh of an adaptive run at each LEADS_TOLERANCES value, default
+# 1e-2,3e-3,1e-3, replayed cut into 1, 2, 4; P = 100, 300 at S = 1024 and P = 1000 at S = 256,
+# against the dense ladders' references LEADS_REFERENCES), bench_leads --sampling (Gaussian against
+# orthogonal blocks of w0, LEADS_REPLICAS replicas each, default 8, at step_tolerance 1e-3, P = 300
+# at S = 1024 and P = 1000 at S = 256), the akt/dense step ratio of bench_grid at P = 300, 1000 and
+# S = 1024, 8192 (LEADS_S), and a perf profile of the step at P = 300 and 1000, S = 1024 (when perf
+# is installed; LEADS_PERF=0 skips it).
+# fashion: bench/specs/fashion_rich.yaml for FASHION_TIME (default 0.25) time units per phase, one
+# replica at S = 2048 (akt solve --json: steps and seconds per regime), then akt train at width
+# 2048, one seed, on the same times, both timed by /usr/bin/time (wall and CPU).
 # Each stage writes bench/results/<stage>.md (the tables, as printed) and <stage>*.csv; the
 # header of each .md names the machine, the load, the date and the commit measured.
 set -eu
@@ -51,6 +63,12 @@ INTEGRATOR_BEFORE=${INTEGRATOR_BEFORE:-}
 INTEGRATOR_ROUNDS=${INTEGRATOR_ROUNDS:-2}
 INTEGRATOR_TOLERANCES=${INTEGRATOR_TOLERANCES:-1e-3,1e-4,5e-5,3e-5}
 INTEGRATOR_REFERENCES=${INTEGRATOR_REFERENCES:-0.8661006008,0.2552278482}
+LEADS_TOLERANCES=${LEADS_TOLERANCES:-1e-2,3e-3,1e-3}
+LEADS_REFERENCES=${LEADS_REFERENCES:-1.2469625630,0.8661006008,0.2552278482}
+LEADS_REPLICAS=${LEADS_REPLICAS:-8}
+LEADS_S=${LEADS_S:-1024,8192}
+LEADS_PERF=${LEADS_PERF:-1}
+FASHION_TIME=${FASHION_TIME:-0.25}
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 if ! git diff --quiet HEAD -- src include 2>/dev/null; then COMMIT="$COMMIT+local-changes"; fi
 # the population integrator measured: the last commit that changed src/numerics/population.c
@@ -124,8 +142,44 @@ for stage in $stages; do
             $set_args --tolerance 1e-6 --max-iterations "$CONVEX_MAX_ITERATIONS" \
             --directions 100000 --solve --commit "$COMMIT" | tee "$OUT/convex.md" || true
         ;;
+    leads)
+        rm -f "$OUT/leads_richardson.csv" "$OUT/leads_sampling.sampling.csv"
+        "$BUILD/bench/bench_leads" --richardson --P 100,300,1000 --S 1024,1024,256 \
+            --references "$LEADS_REFERENCES" --tolerances "$LEADS_TOLERANCES" \
+            --csv "$OUT/leads_richardson.csv" --commit "$COMMIT" | tee "$OUT/leads.md"
+        "$BUILD/bench/bench_leads" --sampling --P 300,1000 --S 1024,256 \
+            --replicas "$LEADS_REPLICAS" --tolerance 1e-3 --csv "$OUT/leads_sampling" \
+            --commit "$COMMIT" | tee -a "$OUT/leads.md"
+        for P in 300 1000; do
+            for S in $(echo "$LEADS_S" | tr , ' '); do
+                "$BUILD/bench/bench_grid" --P "$P" --S "$S" --full-max-P 0 --timed-steps 5 \
+                    | grep "^| $P |" | tee -a "$OUT/leads.md"
+            done
+        done
+        if [ "$LEADS_PERF" = 1 ] && command -v perf > /dev/null; then
+            for P in 300 1000; do
+                perf record -o "$OUT/leads_perf_$P.data" -g -- "$BUILD/bench/bench_leads" \
+                    --sampling --P "$P" --S 1024 --replicas 2 --tolerance 1e-3 --time 2 \
+                    > /dev/null 2>&1
+                perf report -i "$OUT/leads_perf_$P.data" --no-children --percent-limit 1 \
+                    --stdio 2> /dev/null | grep -v "^$" | head -60 > "$OUT/leads_perf_$P.txt"
+                rm -f "$OUT/leads_perf_$P.data"
+            done
+        fi
+        ;;
+    fashion)
+        { echo "# fashion_rich, T = $FASHION_TIME per phase, commit $COMMIT, $(date -u), load $(cut -d' ' -f1-3 /proc/loadavg)"
+          /usr/bin/time -f "akt solve: wall %e s, user %U s, sys %S s, peak %M KiB" \
+              "$BUILD/src/akt" solve bench/specs/fashion_rich.yaml --json --quiet \
+              --set source.time="$FASHION_TIME" --set target.time="$FASHION_TIME" \
+              --set solver.replicas=1 2>&1
+          /usr/bin/time -f "akt train: wall %e s, user %U s, sys %S s, peak %M KiB" \
+              "$BUILD/src/akt" train bench/specs/fashion_rich.yaml --width 2048 --seeds 1 --json \
+              --set source.time="$FASHION_TIME" --set target.time="$FASHION_TIME" 2>&1
+        } | tee "$OUT/fashion.md"
+        ;;
     *)
-        echo "bench/run.sh: unknown stage $stage (grid, solve, finite, integrator, convex)" >&2
+        echo "bench/run.sh: unknown stage $stage (grid, solve, finite, integrator, convex, leads, fashion)" >&2
         exit 2
         ;;
     esac

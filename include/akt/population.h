@@ -229,6 +229,28 @@ typedef int (*akt_population_observer)(void *context, double t, akt_population *
 void akt_population_set_observer(akt_population *pop, akt_population_observer observer,
                                  void *context);
 
+/* Measurement options for benchmarks (bench/bench_leads.c; default off, results unchanged).
+ *
+ * akt_population_force_steps: the following finite-time phase runs (akt_population_run_source,
+ * akt_population_run_target; not Euler, not the stability test) take exactly these step lengths, in order, every step accepted whatever its error
+ * estimate (as the stability test replays a run's steps); they should add up to the phase's time
+ * (the run stops at the phase's end or when the list is used up, whichever comes first: run->time
+ * says where). For Richardson extrapolation in the step: record an adaptive run's accepted steps
+ * with an observer, then replay each step cut into k equal parts. steps NULL or count 0 clears.
+ * AKT_ERR_INPUT for a step that is not a positive number, AKT_ERR_MEMORY. */
+int akt_population_force_steps(akt_population *pop, const double *steps, size_t count,
+                               akt_error *err);
+
+/* The law akt_population_sample draws w0 from. GAUSSIAN (the default): i.i.d. N(0, I_D) rows.
+ * ORTHOGONAL: the same draws, then each block of D consecutive pair rows orthogonalised and every
+ * row rescaled to its own drawn norm: still N(0, I_D) row by row, rows of a block orthogonal
+ * (a variance-reduction candidate, issue 13). Applies to the next akt_population_sample. */
+typedef enum {
+    AKT_POPULATION_SAMPLING_GAUSSIAN,
+    AKT_POPULATION_SAMPLING_ORTHOGONAL
+} akt_population_sampling;
+void akt_population_set_sampling(akt_population *pop, akt_population_sampling sampling);
+
 /* The adapted kernels of the current state (source, scratch or joint) on the union of the
  * point sets with points[s] true, stacked in the order of akt_points (M points in all):
  * Phi = <phi(h) phi(h')> and G = <g g'>, g = phi'(h) z (THEORY.md section 2), M x M each,

@@ -112,6 +112,12 @@ struct akt_population {
     akt_population_observer observer;   /* called after each accepted step (NULL: none) */
     void *observer_context;
     double hidden_scale, readout_scale; /* s_h, s_z of the initial law (THEORY.md section 1) */
+    /* Measurement options (akt_population_force_steps, akt_population_set_sampling; benchmarks
+     * only, default off): a step sequence the next finite-time phases replay, and the law of w0's
+     * directions. */
+    double *forced_steps;
+    size_t forced_count;
+    akt_population_sampling sampling;
 };
 
 /* The flow of one phase: its training points, base pre-activations and parameters. */
@@ -224,7 +230,7 @@ void akt_population_free(akt_population *pop)
     double *buffers[] = {pop->z0, pop->z_source, pop->y_source, pop->y_target, pop->y_spare,
                          pop->y_new, pop->H, pop->K, pop->G, pop->eigenvalues, pop->Psi,
                          pop->model_end, pop->work, pop->z_mid, pop->kink_fractions, pop->Q,
-                         pop->krylov_V, pop->krylov_small};
+                         pop->krylov_V, pop->krylov_small, pop->forced_steps};
     for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++)
         free(buffers[i]);
     for (int k = 0; k < 3; k++) {
@@ -339,6 +345,34 @@ akt_population *akt_population_alloc_coordinates(const akt_data *data, akt_activ
 
 /* ---- sampling ------------------------------------------------------------------------------ */
 
+/* AKT_POPULATION_SAMPLING_ORTHOGONAL: the rows of w0 (rows x D, i.i.d. N(0, 1) entries) in
+ * consecutive blocks of D rows (the last block may be shorter) get orthogonal directions: each
+ * block is orthonormalised by Gram-Schmidt (twice, for round-off) and every row rescaled to its
+ * own drawn norm. A Gaussian row's norm (chi_D) is independent of its direction, and Gram-Schmidt
+ * of i.i.d. Gaussian rows gives Haar-distributed directions, so every row is still exactly
+ * N(0, I_D) marginally; only the rows of a block are coupled (orthogonal, not independent). */
+static void orthogonal_blocks(double *w0, size_t rows, size_t D, double *norms)
+{
+    for (size_t first = 0; first < rows; first += D) {
+        size_t count = rows - first < D ? rows - first : D;
+        double *block = w0 + first * D;
+        for (size_t k = 0; k < count; k++) {
+            double *v = block + k * D;
+            norms[k] = cblas_dnrm2((int)D, v, 1);
+            for (int pass = 0; pass < 2; pass++)
+                for (size_t j = 0; j < k; j++) {
+                    const double *q = block + j * D; /* already unit length */
+                    cblas_daxpy((int)D, -cblas_ddot((int)D, v, 1, q, 1), q, 1, v, 1);
+                }
+            double left = cblas_dnrm2((int)D, v, 1);
+            if (left > 0.0)
+                cblas_dscal((int)D, 1.0 / left, v, 1);
+        }
+        for (size_t k = 0; k < count; k++)
+            cblas_dscal((int)D, norms[k], block + k * D, 1);
+    }
+}
+
 void akt_population_set_scales(akt_population *pop, double hidden_scale, double readout_scale)
 {
     pop->hidden_scale = hidden_scale;
@@ -353,7 +387,8 @@ void akt_population_sample(akt_population *pop, unsigned long seed, unsigned lon
     gsl_rng *hidden = stream(pop, AKT_POPULATION_STREAM_HIDDEN);
     gsl_rng *readout = stream(pop, AKT_POPULATION_STREAM_READOUT);
     /* Row k of W0 is the hidden weight vector of pair k. */
-    double *w0 = malloc(pairs * D * sizeof *w0);
+    /* (and D more doubles: the row norms of AKT_POPULATION_SAMPLING_ORTHOGONAL) */
+    double *w0 = malloc((pairs + 1) * D * sizeof *w0);
     if (!hidden || !readout || !w0) {
         /* Allocation of a generator or of pairs x D doubles failed: leave the population
          * unsampled; the phases refuse to run on it. */
@@ -365,6 +400,8 @@ void akt_population_sample(akt_population *pop, unsigned long seed, unsigned lon
     }
     for (size_t i = 0; i < pairs * D; i++)
         w0[i] = gsl_ran_gaussian_ziggurat(hidden, 1.0);
+    if (pop->sampling == AKT_POPULATION_SAMPLING_ORTHOGONAL)
+        orthogonal_blocks(w0, pairs, D, w0 + pairs * D);
     for (size_t k = 0; k < pairs; k++) {
         double z = pop->readout_scale * gsl_ran_gaussian_ziggurat(readout, 1.0);
         pop->z0[2 * k] = z;
@@ -1210,8 +1247,11 @@ static int run_phase(akt_population *pop, flow_context *c, double *y,
 {
     /* BLAS threads for the step's S x P x P products (core/threads.h) */
     akt_blas_threads_for(2.0 * (double)pop->S * (double)c->P * (double)c->P);
-    int status = phase->time == AKT_TIME_CONVERGE ? converge_accelerated(pop, c, y, phase, run, err)
-                                                  : integrate(pop, c, y, phase, NULL, run, err);
+    /* akt_population_force_steps: a finite-time phase replays the given steps */
+    step_log forced = {pop->forced_steps, pop->forced_count, pop->forced_count, 0, true};
+    int status = phase->time == AKT_TIME_CONVERGE
+                     ? converge_accelerated(pop, c, y, phase, run, err)
+                     : integrate(pop, c, y, phase, pop->forced_count ? &forced : NULL, run, err);
     akt_blas_threads_reset();
     return status;
 }
@@ -1678,6 +1718,32 @@ void akt_population_set_observer(akt_population *pop, akt_population_observer ob
 {
     pop->observer = observer;
     pop->observer_context = context;
+}
+
+int akt_population_force_steps(akt_population *pop, const double *steps, size_t count,
+                               akt_error *err)
+{
+    free(pop->forced_steps);
+    pop->forced_steps = NULL;
+    pop->forced_count = 0;
+    if (!steps || count == 0)
+        return AKT_OK;
+    for (size_t k = 0; k < count; k++)
+        if (!(steps[k] > 0.0) || !isfinite(steps[k]))
+            return akt_error_set(err, AKT_ERR_INPUT, "forced steps: step %zu is not a positive "
+                                 "number", k);
+    pop->forced_steps = malloc(count * sizeof *pop->forced_steps);
+    if (!pop->forced_steps)
+        return akt_error_set(err, AKT_ERR_MEMORY, "out of memory keeping %zu forced steps",
+                             count);
+    memcpy(pop->forced_steps, steps, count * sizeof *steps);
+    pop->forced_count = count;
+    return AKT_OK;
+}
+
+void akt_population_set_sampling(akt_population *pop, akt_population_sampling sampling)
+{
+    pop->sampling = sampling;
 }
 
 /* Neurons per block of akt_population_kernels: the work space is three blocks x M doubles. */
