@@ -137,7 +137,7 @@ static void table_row(const tally *t, const char *name, int regime, int size_cla
 
 int main(int argc, char **argv)
 {
-    size_t problems = argc > 1 ? strtoul(argv[1], NULL, 10) : 15;
+    size_t problems = argc > 1 ? strtoul(argv[1], NULL, 10) : 10;
     const char *neurons = argc > 2 ? argv[2] : "512";
     char neurons_set[64];
     snprintf(neurons_set, sizeof neurons_set, "solver.neurons=%s", neurons);
