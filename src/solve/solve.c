@@ -726,13 +726,13 @@ static int run_family(const akt_solver *solver, const akt_spec *spec,
  *     integrator's error. Measured on problems/relu_small.yaml, the test loss error of the
  *     adaptive relu stepper is about first order in the tolerance (its step count is inversely
  *     proportional to it, kink crossings set both), so the error of the run at tol is about the
- *     difference between the runs at tol and 2 tol; against a 64 times tighter run that
+ *     difference between the runs at tol and 2 tol; against runs down to 16 times tighter that
  *     difference was 0.55 to 1.6 times the actual error of the four regimes (README, "Errors").
  *   - with S/2 neurons: the finite-S bias. The mean-field corrections to a mean are O(1/S)
  *     (assumed, not fitted: two sizes give the bias only for an assumed power), so
  *     L(S) = L + b/S, L(S/2) = L + 2b/S and the bias of L(S) is L(S/2) - L(S).
  * Both differences are paired, so most of the Monte-Carlo noise cancels in them. They cost
- * about 0.5 and 0.5 of the main run. */
+ * about 0.5 and 0.7 of the main run (1.2 together on problems/relu_small.yaml). */
 #define ERROR_TOLERANCE_FACTOR 2.0
 
 /* Rounds of growth for solver.target_error; the memory check decides the rest. */
