@@ -245,13 +245,11 @@ static int exact_flow_phase(akt_moments *m, const akt_split *train, const akt_sp
     else if (status == AKT_OK)
         result->residual = relative_difference(f_coarse, f, q);
     if (status == AKT_OK) {
+        method_set_losses(result, f, train, test);
         if (time != AKT_TIME_CONVERGE) {
-            method_set_losses(result, f_coarse, train, test);
-            double coarse = result->test_loss;
-            method_set_losses(result, f, train, test);
+            double coarse = akt_mean_squared_error(f_coarse + train->rows, test->y, test->rows);
             result->integration_error = fabs(coarse - result->test_loss);
         } else {
-            method_set_losses(result, f, train, test);
             result->integration_error = converged_loss_error(result->test_loss, residual,
                                                              f + train->rows, test->rows);
         }

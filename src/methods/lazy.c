@@ -18,36 +18,23 @@
 #include "methods/common.h"
 
 
-/* The initial distribution's layer scales (THEORY.md section 1): pre-activations of covariance
- * s_h^2 C, readouts of variance s_z^2. */
-typedef struct {
-    akt_activation activation;
-    double hidden_scale, readout_scale;
-} lazy_network;
-
-static lazy_network network_of(const akt_spec *spec)
-{
-    lazy_network n = {spec->network.activation, spec->network.hidden_scale,
-                      spec->network.readout_scale};
-    return n;
-}
-
 /* Kernels at initialisation between the query rows Q (q x D) and the train rows X (P x D):
  * nngp = Phi0, tangent = G0 * C (G0 = <z^2> <phi'(h) phi'(h')>, <z^2> = s_z^2), so the NTK is
  * nngp + tangent. */
-static int lazy_kernels(lazy_network net, const double *Q, size_t q, const double *X, size_t P,
-                        size_t dim, double *nngp, double *tangent, akt_error *err)
+static int lazy_kernels(const akt_spec *spec, const double *Q, size_t q, const double *X,
+                        size_t P, size_t dim, double *nngp, double *tangent, akt_error *err)
 {
-    int status = akt_lazy_kernel_matrix_scaled(net.activation,
-                                               net.hidden_scale * net.hidden_scale, Q, q, X, P,
-                                               dim, nngp, tangent, err);
+    double hidden_scale = spec->network.hidden_scale, readout_scale = spec->network.readout_scale;
+    int status = akt_lazy_kernel_matrix_scaled(spec->network.activation,
+                                               hidden_scale * hidden_scale, Q, q, X, P, dim,
+                                               nngp, tangent, err);
     if (status != AKT_OK)
         return status;
     double *gram = malloc(q * P * sizeof *gram);
     if (!gram)
         return akt_out_of_memory(err, "Gram kernel");
     akt_gram(Q, q, X, P, dim, gram);
-    double readout_variance = net.readout_scale * net.readout_scale;
+    double readout_variance = readout_scale * readout_scale;
     for (size_t i = 0; i < q * P; i++)
         tangent[i] *= readout_variance * gram[i];
     free(gram);
@@ -137,7 +124,7 @@ static void lazy_workspace_free(lazy_workspace *w)
 }
 
 /* Builds the kernels between the query rows [train; test; extra] and train. */
-static int lazy_workspace_build(lazy_workspace *w, lazy_network net,
+static int lazy_workspace_build(lazy_workspace *w, const akt_spec *spec,
                                 const akt_split *train, const akt_split *test,
                                 const double *extra, size_t extra_rows, size_t dim, akt_error *err)
 {
@@ -158,10 +145,10 @@ static int lazy_workspace_build(lazy_workspace *w, lazy_network net,
     if (extra_rows)
         memcpy(w->query + (train->rows + test->rows) * dim, extra,
                extra_rows * dim * sizeof *w->query);
-    int status = lazy_kernels(net, train->x, w->P, train->x, w->P, dim, w->nngp,
+    int status = lazy_kernels(spec, train->x, w->P, train->x, w->P, dim, w->nngp,
                               w->tangent, err);
     if (status == AKT_OK)
-        status = lazy_kernels(net, w->query, w->q, train->x, w->P, dim, w->nngp_cross,
+        status = lazy_kernels(spec, w->query, w->q, train->x, w->P, dim, w->nngp_cross,
                               w->tangent_cross, err);
     if (status != AKT_OK)
         lazy_workspace_free(w);
@@ -188,7 +175,7 @@ static int lazy_plain_phase(const akt_spec *spec, const akt_split *train, const 
                             double *f, akt_result *result, akt_error *err)
 {
     lazy_workspace w;
-    int status = lazy_workspace_build(&w, network_of(spec), train, test, extra,
+    int status = lazy_workspace_build(&w, spec, train, test, extra,
                                       extra_rows, dim, err);
     if (status != AKT_OK)
         return status;
@@ -211,7 +198,7 @@ static int lazy_joint(const akt_spec *spec, const akt_data *data, const double *
                       akt_result *result, akt_error *err)
 {
     lazy_workspace w;
-    int status = lazy_workspace_build(&w, network_of(spec), &data->target, &data->test,
+    int status = lazy_workspace_build(&w, spec, &data->target, &data->test,
                                       NULL, 0, data->dim, err);
     if (status != AKT_OK)
         return status;
@@ -334,7 +321,7 @@ static int lazy_readout_kernel(void *state, size_t replica, double *K, double *K
     (void)replica;
     lazy_state *l = state;
     lazy_workspace w;
-    int status = lazy_workspace_build(&w, network_of(l->spec), &l->data->target,
+    int status = lazy_workspace_build(&w, l->spec, &l->data->target,
                                       &l->data->test, NULL, 0, l->data->dim, err);
     if (status != AKT_OK)
         return status;

@@ -257,15 +257,6 @@ static void observation_end(observation *o, const akt_observer *observer)
         pthread_mutex_destroy(&o->progress_lock);
 }
 
-/* The result for regime among those from first on, or NULL. */
-static const akt_result *find_in(const akt_solution *solution, size_t first, akt_regime regime)
-{
-    for (size_t k = first; k < solution->count; k++)
-        if (solution->results[k].regime == regime)
-            return &solution->results[k];
-    return NULL;
-}
-
 /* ---- per-replica tallies and the averaged result ------------------------------------------ */
 
 typedef struct {
@@ -277,18 +268,22 @@ typedef struct {
     bool converged, attempted, failed;
 } regime_tally;
 
+/* The larger of a replica's estimate and the worst so far; NAN only while both are NAN. */
+static double worst_of(double worst, double value)
+{
+    if (value <= worst)
+        return worst;
+    return isnan(worst) ? value : fmax(worst, value);
+}
+
 static void tally_add(regime_tally *t, const akt_result *r)
 {
     t->test[t->done] = r->test_loss;
     t->train[t->done] = r->train_loss;
     t->done++;
     t->iterations += r->iterations;
-    if (!(r->residual <= t->residual))
-        t->residual = isnan(t->residual) ? r->residual : fmax(t->residual, r->residual);
-    if (!(r->integration_error <= t->integration_error))
-        t->integration_error = isnan(t->integration_error)
-                                   ? r->integration_error
-                                   : fmax(t->integration_error, r->integration_error);
+    t->residual = worst_of(t->residual, r->residual);
+    t->integration_error = worst_of(t->integration_error, r->integration_error);
     t->converged = t->converged && r->converged;
     if (t->stable != AKT_STABLE_NO)
         t->stable = t->done == 1 || r->stable == AKT_STABLE_NO ? r->stable : t->stable;
@@ -637,7 +632,6 @@ static void start_tallies(family_run *run, double *store)
  * restored source as it was kept. */
 static void collect_results(const family_run *run, akt_solution *solution)
 {
-    size_t first = solution->count;
     for (int r = 0; r < AKT_REGIME_COUNT; r++) {
         if (!run->wanted[r])
             continue;
@@ -650,8 +644,8 @@ static void collect_results(const family_run *run, akt_solution *solution)
     /* The readout's ridge is exact given the source kernel, so it is as accurate as the source:
      * after a closed-form source it has no integration error; after an integrated one it is not
      * estimated here (a sampled method's is measured by its error runs). */
-    akt_result *readout = (akt_result *)find_in(solution, first, AKT_REGIME_READOUT);
-    const akt_result *source = find_in(solution, first, AKT_REGIME_SOURCE);
+    akt_result *readout = (akt_result *)akt_solution_find(solution, AKT_REGIME_READOUT);
+    const akt_result *source = akt_solution_find(solution, AKT_REGIME_SOURCE);
     if (readout && !(run->method->flags & AKT_METHOD_SAMPLED))
         readout->integration_error = source && source->integration_error == 0.0 ? 0.0 : NAN;
 }
@@ -784,7 +778,8 @@ static int run_error_family(const akt_solver *solver, const akt_spec *spec,
 /* The integration error and the bias of every result from first on, by the two extra runs. */
 static int estimate_shared_errors(const akt_solver *solver, const akt_spec *spec,
                                   const akt_method_type *method, const bool wanted[],
-                                  akt_solution *solution, size_t first, akt_error *err)
+                                  size_t replicas, akt_solution *solution, size_t first,
+                                  akt_error *err)
 {
     akt_spec loose, half;
     int status = akt_spec_copy(&loose, spec, err);
@@ -800,7 +795,6 @@ static int estimate_shared_errors(const akt_solver *solver, const akt_spec *spec
     long neurons = spec->solver.neurons / 2;
     half.solver.neurons = neurons + (neurons % 2);
     akt_solution coarse, small;
-    size_t replicas = method->replicas ? method->replicas(spec) : 1;
     status = run_error_family(solver, &loose, method, wanted, &coarse, "step tolerance x 2", err);
     if (status == AKT_OK && half.solver.neurons >= 2 && half.solver.neurons < spec->solver.neurons)
         status = run_error_family(solver, &half, method, wanted, &small, "half the neurons", err);
@@ -808,7 +802,8 @@ static int estimate_shared_errors(const akt_solver *solver, const akt_spec *spec
         small.count = 0;
     for (size_t k = first; status == AKT_OK && k < solution->count; k++) {
         akt_result *r = &solution->results[k];
-        const akt_result *c = find_in(&coarse, 0, r->regime), *h = find_in(&small, 0, r->regime);
+        const akt_result *c = akt_solution_find(&coarse, r->regime);
+        const akt_result *h = akt_solution_find(&small, r->regime);
         r->integration_error = c ? fabs(r->test_loss - c->test_loss) : NAN;
         /* L(n) = L + b/n at n = S and n = h (h = S/2, rounded up to pairs): b/S is
          * (L(h) - L(S)) h / (S - h) */
@@ -828,10 +823,11 @@ static int run_family_with_errors(const akt_solver *solver, const akt_spec *spec
                                   akt_solution *solution, akt_error *err)
 {
     size_t first = solution->count;
+    size_t replicas = method->replicas ? method->replicas(spec) : 1;
     int status = run_family(solver, spec, method, wanted, solution, err);
     if (status == AKT_OK && has_shared_error_runs(spec, method))
-        return estimate_shared_errors(solver, spec, method, wanted, solution, first, err);
-    size_t replicas = method->replicas ? method->replicas(spec) : 1;
+        return estimate_shared_errors(solver, spec, method, wanted, replicas, solution, first,
+                                      err);
     for (size_t k = first; k < solution->count; k++)
         total_error(&solution->results[k], method->flags & AKT_METHOD_SAMPLED, replicas);
     return status;
