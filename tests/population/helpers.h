@@ -46,6 +46,45 @@ static inline void test_spec(akt_spec *spec, akt_activation activation)
     spec->solver.min_step = 1e-9;
 }
 
+/* The unstable invariant state of THEORY.md section 4 (the trap), without its seed: a linear
+ * joint phase whose neurons leave the plateau only through the remainder's growth. Shared by
+ * test_stability (seed 3) and test_stability_rates (a family of seeds). */
+#define TEST_TRAP_YAML                                                                          \
+    "data:\n"                                                                                   \
+    "  task: linear\n"                                                                          \
+    "  dim: 20\n"                                                                               \
+    "  alignment: 0\n"                                                                          \
+    "  noise: 0\n"                                                                              \
+    "  source: {samples: 100}\n"                                                                \
+    "  target: {samples: 40}\n"                                                                 \
+    "  test: {samples: 500}\n"                                                                  \
+    "network: {activation: linear}\n"                                                           \
+    "source: {gamma: 1.0, weight_decay: 0.05, time: 400}\n"                                     \
+    "target:\n"                                                                                 \
+    "  regimes: [joint]\n"                                                                      \
+    "  gamma: 1.0\n"                                                                            \
+    "  weight_decay: 0.01\n"                                                                    \
+    "  elastic: 1.0\n"                                                                          \
+    "  readout_init: zero\n"                                                                    \
+    "  time: 50\n"                                                                              \
+    "solver: {method: population, neurons: 128, replicas: 1}\n"
+
+/* The source and target phases of a loaded spec, as the population method makes them. */
+static inline void test_spec_phases(const akt_spec *spec, akt_population_phase *source,
+                                    akt_population_phase *target)
+{
+    akt_population_phase s = {spec->source.gamma, spec->source.weight_decay, 0.0,
+                              spec->source.time, spec->solver.step_tolerance,
+                              spec->solver.tolerance, spec->solver.max_time,
+                              spec->solver.min_step};
+    akt_population_phase t = {spec->target.gamma, spec->target.weight_decay,
+                              spec->target.elastic, spec->target.time,
+                              spec->solver.step_tolerance, spec->solver.tolerance,
+                              spec->solver.max_time, spec->solver.min_step};
+    *source = s;
+    *target = t;
+}
+
 /* The population method over the wanted regimes (wanted[AKT_REGIME_SOURCE] ignored: the source
  * is always solved), through the solve layer like any spec naming method population. */
 static inline int population_transfer(const akt_spec *spec, const akt_data *data,

@@ -16,6 +16,7 @@
 #include "akt/data.h"
 #include "akt/population.h"
 #include "akt/spec.h"
+#include "helpers.h"
 
 #define MAX_SETS 32
 #define MAX_KICKS 16
@@ -91,14 +92,8 @@ int main(int argc, char **argv)
                                                (size_t)spec.solver.neurons, &err);
     if (!pop)
         return fail(&err);
-    akt_population_phase source = {spec.source.gamma, spec.source.weight_decay, 0.0,
-                                   spec.source.time, spec.solver.step_tolerance,
-                                   spec.solver.tolerance, spec.solver.max_time,
-                                   spec.solver.min_step};
-    akt_population_phase target = {spec.target.gamma, spec.target.weight_decay,
-                                   spec.target.elastic, spec.target.time,
-                                   spec.solver.step_tolerance, spec.solver.tolerance,
-                                   spec.solver.max_time, spec.solver.min_step};
+    akt_population_phase source, target;
+    test_spec_phases(&spec, &source, &target);
     akt_population_run run;
     akt_population_sample(pop, spec.seed, replica);
     if (akt_population_run_source(pop, &source, &run, &err) != AKT_OK)

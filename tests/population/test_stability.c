@@ -26,27 +26,9 @@
 #include "akt/population.h"
 #include "akt/spec.h"
 #include "akt/solve.h"
+#include "helpers.h"
 
-static const char *trap_yaml =
-    "seed: 3\n"
-    "data:\n"
-    "  task: linear\n"
-    "  dim: 20\n"
-    "  alignment: 0\n"
-    "  noise: 0\n"
-    "  source: {samples: 100}\n"
-    "  target: {samples: 40}\n"
-    "  test: {samples: 500}\n"
-    "network: {activation: linear}\n"
-    "source: {gamma: 1.0, weight_decay: 0.05, time: 400}\n"
-    "target:\n"
-    "  regimes: [joint]\n"
-    "  gamma: 1.0\n"
-    "  weight_decay: 0.01\n"
-    "  elastic: 1.0\n"
-    "  readout_init: zero\n"
-    "  time: 50\n"
-    "solver: {method: population, neurons: 128, replicas: 1}\n";
+static const char *trap_yaml = "seed: 3\n" TEST_TRAP_YAML;
 
 static akt_result joint_at(const char *time_override)
 {
@@ -81,14 +63,8 @@ static akt_population_stability_report measured(double kick, akt_stability *stab
     CHECK(pop != NULL);
     if (!pop)
         return report;
-    akt_population_phase source = {spec.source.gamma, spec.source.weight_decay, 0.0,
-                                   spec.source.time, spec.solver.step_tolerance,
-                                   spec.solver.tolerance, spec.solver.max_time,
-                                   spec.solver.min_step};
-    akt_population_phase target = {spec.target.gamma, spec.target.weight_decay,
-                                   spec.target.elastic, spec.target.time,
-                                   spec.solver.step_tolerance, spec.solver.tolerance,
-                                   spec.solver.max_time, spec.solver.min_step};
+    akt_population_phase source, target;
+    test_spec_phases(&spec, &source, &target);
     akt_population_run run;
     akt_population_sample(pop, spec.seed, 0);
     CHECK(akt_population_run_source(pop, &source, &run, &err) == AKT_OK);

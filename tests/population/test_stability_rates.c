@@ -29,6 +29,7 @@
 #include "akt/data.h"
 #include "akt/solve.h"
 #include "akt/spec.h"
+#include "helpers.h"
 
 #define RELU_FRESH 20
 #define RELU_LAZY 10
@@ -123,25 +124,7 @@ static const char *linear_joint_yaml =
     "  time: 100\n"
     "solver: {method: population, neurons: 128, replicas: 1}\n";
 
-static const char *trap_yaml =
-    "data:\n"
-    "  task: linear\n"
-    "  dim: 20\n"
-    "  alignment: 0\n"
-    "  noise: 0\n"
-    "  source: {samples: 100}\n"
-    "  target: {samples: 40}\n"
-    "  test: {samples: 500}\n"
-    "network: {activation: linear}\n"
-    "source: {gamma: 1.0, weight_decay: 0.05, time: 400}\n"
-    "target:\n"
-    "  regimes: [joint]\n"
-    "  gamma: 1.0\n"
-    "  weight_decay: 0.01\n"
-    "  elastic: 1.0\n"
-    "  readout_init: zero\n"
-    "  time: 50\n"
-    "solver: {method: population, neurons: 128, replicas: 1}\n";
+static const char *trap_yaml = TEST_TRAP_YAML;
 
 /* The same trap, wider: D = 30, 150 source and 60 target samples. */
 static const char *trap_wide_yaml =
