@@ -114,7 +114,7 @@ static double median(const double *v, size_t n)
     return m;
 }
 
-/* One row of the coverage table over the results that pass keep(). */
+/* One row of the coverage table: the results of one regime and one P2 / D class (-1: all). */
 static void table_row(const tally *t, const char *name, int regime, int size_class,
                       double *within2, double *within3, double *median_ratio)
 {
@@ -188,11 +188,11 @@ int main(int argc, char **argv)
                 t.count++;
             }
             if (getenv("AKT_COVERAGE_VERBOSE"))
-                printf("%zu %s %d L=%.10g exact=%.10g (+-%.1e) tight=%.10g (+-%.1e) mc=%.2e int=%.2e bias=%+.2e error=%.2e z=%.2f\n", i,
-                       akt_regime_name(p->regime), size_class, p->test_loss, e->test_loss, e->error,
-                       akt_solution_find(&tight, p->regime)->test_loss,
-                       akt_solution_find(&tight, p->regime)->error,
-                       p->mc_error, p->integration_error, p->bias, p->error, t.ratio[t.count - 1]);
+                printf("%zu %s %d L=%.10g closure=%.10g reference=%.10g (+-%.1e) mc=%.2e "
+                       "int=%.2e bias=%+.2e error=%.2e z=%.2f\n", i, akt_regime_name(p->regime),
+                       size_class, p->test_loss, akt_solution_find(&exact, p->regime)->test_loss,
+                       e->test_loss, e->error, p->mc_error, p->integration_error, p->bias,
+                       p->error, t.ratio[t.count - 1]);
         }
         akt_data_free(&data);
     }
