@@ -31,6 +31,27 @@ typedef enum {
 /* Tri-state for "stable": not tested, false, true. */
 typedef enum { AKT_STABLE_UNTESTED = -1, AKT_STABLE_NO = 0, AKT_STABLE_YES = 1 } akt_stability;
 
+/* What researchers measure besides the losses (README "Observables"), one value per regime:
+ * kernel-target alignment y'Ky / (|K|_F |y|^2) of the regime's final NTK and feature kernel Phi
+ * on its training and test splits; retention, the centred kernel alignment between the source
+ * feature kernel and the regime's final one on the target training points; the source test
+ * loss after joint training (forgetting); the distance travelled from the pretrained weights,
+ * mean over neurons of |w - w_src|^2 / D and (z - z_src)^2 (joint); the feature-learning
+ * magnitude |K_end - K_start|_F / |K_start|_F of the NTK on the regime's training points. NAN
+ * where a regime or method has none. */
+typedef enum {
+    AKT_OBSERVABLE_NTK_ALIGNMENT_TRAIN,
+    AKT_OBSERVABLE_NTK_ALIGNMENT_TEST,
+    AKT_OBSERVABLE_FEATURE_ALIGNMENT_TRAIN,
+    AKT_OBSERVABLE_FEATURE_ALIGNMENT_TEST,
+    AKT_OBSERVABLE_RETENTION,
+    AKT_OBSERVABLE_SOURCE_TEST_LOSS,
+    AKT_OBSERVABLE_HIDDEN_DISTANCE,
+    AKT_OBSERVABLE_READOUT_DISTANCE,
+    AKT_OBSERVABLE_FEATURE_LEARNING,
+    AKT_OBSERVABLE_COUNT
+} akt_observable;
+
 /* One regime's answer (DESIGN.md, output contract). */
 typedef struct {
     akt_regime regime;
@@ -51,6 +72,12 @@ typedef struct {
     const char *method;      /* name of the method that produced this result (static text) */
     long iterations;         /* integrator steps or solver iterations; 0 for closed forms */
     double seconds;          /* wall time of this regime (the source phase is counted once) */
+    /* The observables (akt_observable order): a method fills one replica's values; the solve
+     * layer averages them over replicas, with the standard error of that mean scaled like
+     * mc_error in the total error (t_{R-1}(0.975) / 1.96); errors are 0 for deterministic
+     * methods and NAN for one replica of a sampled one. */
+    double observables[AKT_OBSERVABLE_COUNT];
+    double observable_errors[AKT_OBSERVABLE_COUNT];
 } akt_result;
 
 typedef struct {
@@ -66,6 +93,8 @@ const akt_result *akt_solution_find(const akt_solution *solution, akt_regime reg
 double akt_mean_squared_error(const double *f, const double *y, size_t n);
 
 const char *akt_regime_name(akt_regime regime);
+/* The observable's key in JSON, tables, sweep and trajectory columns ("ntk_alignment_train"). */
+const char *akt_observable_name(akt_observable observable);
 const char *akt_activation_name(akt_activation activation);
 const char *akt_readout_init_name(akt_readout_init init);
 /* Name of point set s as a spec writes it: source, target, test, source_test. */

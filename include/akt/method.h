@@ -28,7 +28,9 @@
  * Kernels are Phi = <phi(h) phi(h')> and G = <g g'>, g = phi'(h) z (THEORY.md section 2), of a
  * regime's final state, on the point sets kernel_splits names (stacked in akt_points order, M
  * points), one estimate per call (a replica's, or the deterministic value). Trajectory rows
- * are the train and test losses of a time-stepped phase at times the trajectory clock picks. */
+ * are the train and test losses of a time-stepped phase at times the trajectory clock picks,
+ * with the observables measured at that time (AKT_OBSERVABLE_COUNT values, NAN where not
+ * measured; the pointer may be NULL: none). */
 typedef struct {
     void *context;
     bool (*wants_kernels)(void *context, akt_regime regime);
@@ -38,7 +40,8 @@ typedef struct {
                        akt_error *err);
     bool (*wants_trajectory)(void *context, akt_regime regime);
     int (*add_losses)(void *context, akt_regime regime, unsigned long replica, double t,
-                      double train_loss, double test_loss, akt_error *err);
+                      double train_loss, double test_loss, const double *observables,
+                      akt_error *err);
     /* Progress: called after accepted steps of a time-stepped phase (t from 0; horizon the
      * phase's time, or max_time at time converge). A status other than AKT_OK (an interrupt)
      * stops the phase and is returned. */
@@ -79,8 +82,10 @@ typedef struct {
 } akt_method_problem;
 
 /* A phase operation fills the result's test_loss, train_loss, residual, iterations, converged
- * and stable for one replica (the solve layer has set every field to "nothing yet" and fills
- * method, regime, seconds and the replica average). */
+ * and stable for one replica, and the observables it can measure (README "Observables"; the
+ * kernel ones through akt_observables_from_kernels, so that every method uses one formula);
+ * the solve layer has set every field to "nothing yet" (observables NAN) and fills method,
+ * regime, seconds and the replica average. */
 typedef int (*akt_method_phase)(void *state, size_t replica, akt_result *result, akt_error *err);
 
 typedef struct akt_method_type {
@@ -114,6 +119,9 @@ typedef struct akt_method_type {
      * train) and K_cross ((P2 + Mt) x P2, rows target train then test). The solve layer does
      * the ridge regression of the readout regime. */
     int (*readout_kernel)(void *state, size_t replica, double *K, double *K_cross, akt_error *err);
+    /* Phi_s on the target test points (Mt x Mt), for the readout regime's test-split alignment
+     * (README "Observables"). NULL: not offered (the alignment is then NAN). */
+    int (*readout_kernel_test)(void *state, size_t replica, double *K_test, akt_error *err);
     akt_method_phase joint;         /* from the source state, on the target */
 
     /* Source cache (AKT_METHOD_CACHEABLE_SOURCE): the spec keys the source phase reads besides

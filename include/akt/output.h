@@ -70,9 +70,11 @@ int akt_outputs_add_kernels(akt_outputs *outputs, akt_regime regime, const doubl
 /* True when the regime's time-stepped phase should record its losses. */
 bool akt_outputs_wants_trajectory(const akt_outputs *outputs, akt_regime regime);
 
-/* One trajectory row (replica 0 for methods without sampling). */
+/* One trajectory row (replica 0 for methods without sampling); observables: AKT_OBSERVABLE_COUNT
+ * values at that time, NAN where not measured, or NULL (none). */
 int akt_outputs_add_losses(akt_outputs *outputs, akt_regime regime, unsigned long replica,
-                           double time, double train_loss, double test_loss, akt_error *err);
+                           double time, double train_loss, double test_loss,
+                           const double *observables, akt_error *err);
 
 /* Forgets everything handed over for the regimes with regimes[r] true (a population solve that
  * restarts with more neurons). */

@@ -349,8 +349,10 @@ static bool observer_wants_trajectory(void *context, akt_regime regime)
 }
 
 static int observer_add_losses(void *context, akt_regime regime, unsigned long replica, double t,
-                               double train_loss, double test_loss, akt_error *err)
+                               double train_loss, double test_loss, const double *observables,
+                               akt_error *err)
 {
+    (void)observables;
     watch *w = context;
     if (w->row_count == w->row_capacity) {
         size_t capacity = w->row_capacity ? 2 * w->row_capacity : 256;

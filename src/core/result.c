@@ -13,6 +13,16 @@ const char *akt_activation_name(akt_activation activation) { return akt_activati
 const char *akt_readout_init_name(akt_readout_init init) { return akt_readout_init_words[init]; }
 const char *akt_split_name(int split) { return akt_split_words[split]; }
 
+static const char *const observable_names[AKT_OBSERVABLE_COUNT] = {
+    "ntk_alignment_train", "ntk_alignment_test", "feature_alignment_train",
+    "feature_alignment_test", "retention", "source_test_loss", "hidden_distance",
+    "readout_distance", "feature_learning"};
+
+const char *akt_observable_name(akt_observable observable)
+{
+    return observable_names[observable];
+}
+
 const akt_result *akt_solution_find(const akt_solution *solution, akt_regime regime)
 {
     for (size_t i = 0; i < solution->count; i++)

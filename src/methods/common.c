@@ -160,10 +160,12 @@ bool method_wants_trajectory(const akt_observer *o, akt_regime regime)
 }
 
 int method_add_losses(const akt_observer *o, akt_regime regime, unsigned long replica, double t,
-                      double train_loss, double test_loss, akt_error *err)
+                      double train_loss, double test_loss, const double *observables,
+                      akt_error *err)
 {
     return o && o->add_losses
-               ? o->add_losses(o->context, regime, replica, t, train_loss, test_loss, err)
+               ? o->add_losses(o->context, regime, replica, t, train_loss, test_loss,
+                               observables, err)
                : AKT_OK;
 }
 

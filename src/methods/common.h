@@ -53,7 +53,8 @@ int method_add_kernels(const akt_observer *o, akt_regime regime, const double *P
                        const double *G, akt_error *err);
 bool method_wants_trajectory(const akt_observer *o, akt_regime regime);
 int method_add_losses(const akt_observer *o, akt_regime regime, unsigned long replica, double t,
-                      double train_loss, double test_loss, akt_error *err);
+                      double train_loss, double test_loss, const double *observables,
+                      akt_error *err);
 int method_step(const akt_observer *o, akt_regime regime, size_t replica, double t,
                 double horizon, long steps, akt_error *err);
 

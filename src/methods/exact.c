@@ -107,7 +107,7 @@ static int moments_row(moments_recorder *r, const akt_moments *m, double t, akt_
     return method_add_losses(r->observer, r->regime, 0, t,
                                   akt_mean_squared_error(r->f, r->train->y, r->train->rows),
                                   akt_mean_squared_error(r->f + r->train->rows, r->test->y,
-                                                         r->test->rows), err);
+                                                         r->test->rows), NULL, err);
 }
 
 static int observe_moments(void *context, double t, const akt_moments *m, akt_error *err)
@@ -139,7 +139,7 @@ static int moments_record_end(moments_recorder *r, akt_moments *m, const akt_res
     akt_moments_set_observer(m, NULL, NULL);
     if (status == AKT_OK && r->f && r->recorded < r->last)
         status = method_add_losses(r->observer, r->regime, 0, r->last, result->train_loss,
-                                        result->test_loss, err);
+                                        result->test_loss, result->observables, err);
     free(r->f);
     r->f = NULL;
     return status;

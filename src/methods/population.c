@@ -81,7 +81,8 @@ static int record_row(population_state *p, double t, akt_error *err)
     double train, test;
     int status = state_losses(p, p->train, p->test, &train, &test, err);
     if (status == AKT_OK)
-        status = method_add_losses(p->observer, p->regime, p->replica, t, train, test, err);
+        status = method_add_losses(p->observer, p->regime, p->replica, t, train, test, NULL,
+                                   err);
     p->recorded = t;
     return status;
 }
@@ -145,7 +146,7 @@ static int record_end(population_state *p, akt_regime regime, double train, doub
     int status = AKT_OK;
     double t = akt_population_time(p->pop);
     if (p->recording && p->recorded < t)
-        status = method_add_losses(p->observer, regime, p->replica, t, train, test, err);
+        status = method_add_losses(p->observer, regime, p->replica, t, train, test, NULL, err);
     p->recording = false;
     if (status == AKT_OK && method_wants_kernels(p->observer, regime))
         status = record_kernels(p, regime, err);

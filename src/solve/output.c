@@ -51,6 +51,7 @@ typedef struct {
     akt_regime regime;
     unsigned long replica;
     double time, train, test;
+    double observables[AKT_OBSERVABLE_COUNT];  /* NAN where not measured */
     size_t order;                         /* arrival, to keep each phase in time order */
 } trajectory_row;
 
@@ -482,7 +483,8 @@ bool akt_outputs_wants_trajectory(const akt_outputs *outputs, akt_regime regime)
 }
 
 int akt_outputs_add_losses(akt_outputs *outputs, akt_regime regime, unsigned long replica,
-                           double time, double train_loss, double test_loss, akt_error *err)
+                           double time, double train_loss, double test_loss,
+                           const double *observables, akt_error *err)
 {
     if (!akt_outputs_wants_trajectory(outputs, regime))
         return akt_error_set(err, AKT_ERR_INPUT, "outputs: no trajectory asked for regime %s",
@@ -496,7 +498,10 @@ int akt_outputs_add_losses(akt_outputs *outputs, akt_regime regime, unsigned lon
         outputs->row_capacity = capacity;
     }
     trajectory_row *row = &outputs->rows[outputs->row_count];
-    *row = (trajectory_row){regime, replica, time, train_loss, test_loss, outputs->row_count};
+    *row = (trajectory_row){.regime = regime, .replica = replica, .time = time,
+                            .train = train_loss, .test = test_loss, .order = outputs->row_count};
+    for (int k = 0; k < AKT_OBSERVABLE_COUNT; k++)
+        row->observables[k] = observables ? observables[k] : NAN;
     outputs->row_count++;
     return AKT_OK;
 }
@@ -626,12 +631,17 @@ static int write_trajectory(FILE *file, const akt_outputs *o, akt_error *err)
     if (o->row_count)
         memcpy(rows, o->rows, o->row_count * sizeof *rows);
     qsort(rows, o->row_count, sizeof *rows, compare_rows);
-    fputs("regime,replica,time,train_loss,test_loss\n", file);
+    fputs("regime,replica,time,train_loss,test_loss", file);
+    for (int k = 0; k < AKT_OBSERVABLE_COUNT; k++)
+        fprintf(file, ",%s", akt_observable_name((akt_observable)k));
+    fputc('\n', file);
     for (size_t i = 0; i < o->row_count; i++) {
         fprintf(file, "%s,%lu,", akt_regime_name(rows[i].regime), rows[i].replica);
         put_number(file, rows[i].time, ',');
         put_number(file, rows[i].train, ',');
-        put_number(file, rows[i].test, '\n');
+        put_number(file, rows[i].test, ',');
+        for (int k = 0; k < AKT_OBSERVABLE_COUNT; k++)
+            put_number(file, rows[i].observables[k], k + 1 < AKT_OBSERVABLE_COUNT ? ',' : '\n');
     }
     free(rows);
     return AKT_OK;

@@ -17,6 +17,7 @@
 #include <gsl/gsl_cdf.h>
 
 #include "akt/exact.h"
+#include "akt/observables.h"
 #include "akt/output.h"
 #include "akt/resources.h"
 #include "core/parallel.h"
@@ -201,10 +202,12 @@ static bool observe_wants_trajectory(void *context, akt_regime regime)
 }
 
 static int observe_add_losses(void *context, akt_regime regime, unsigned long replica, double t,
-                              double train_loss, double test_loss, akt_error *err)
+                              double train_loss, double test_loss, const double *observables,
+                              akt_error *err)
 {
     observation *o = context;
-    return akt_outputs_add_losses(o->outputs, regime, replica, t, train_loss, test_loss, err);
+    return akt_outputs_add_losses(o->outputs, regime, replica, t, train_loss, test_loss,
+                                  observables, err);
 }
 
 static int observe_step(void *context, akt_regime regime, size_t replica, double t,
@@ -261,6 +264,8 @@ static void observation_end(observation *o, const akt_observer *observer)
 
 typedef struct {
     double *test, *train;    /* one value per replica done */
+    double *observables;     /* observable k of replica r at k * capacity + r */
+    size_t capacity;         /* the replicas */
     size_t done;
     long iterations;
     double residual, integration_error, seconds;
@@ -280,6 +285,8 @@ static void tally_add(regime_tally *t, const akt_result *r)
 {
     t->test[t->done] = r->test_loss;
     t->train[t->done] = r->train_loss;
+    for (int k = 0; k < AKT_OBSERVABLE_COUNT; k++)
+        t->observables[(size_t)k * t->capacity + t->done] = r->observables[k];
     t->done++;
     t->iterations += r->iterations;
     t->residual = worst_of(t->residual, r->residual);
@@ -307,6 +314,23 @@ static double standard_error(const double *v, size_t n)
     return sqrt(sum / (double)(n - 1)) / sqrt((double)n);
 }
 
+static double counted_mc_error(double mc_error, size_t replicas);
+
+/* The replicas' mean of each observable; its error is the counted standard error for a sampled
+ * method (the shared parts are added by the error runs) and 0 for a deterministic one. */
+static void average_observables(akt_result *result, const regime_tally *t, bool sampled)
+{
+    for (int k = 0; k < AKT_OBSERVABLE_COUNT; k++) {
+        const double *values = t->observables + (size_t)k * t->capacity;
+        result->observables[k] = mean(values, t->done);
+        if (isnan(result->observables[k]))
+            result->observable_errors[k] = NAN;
+        else
+            result->observable_errors[k] =
+                sampled ? counted_mc_error(standard_error(values, t->done), t->done) : 0.0;
+    }
+}
+
 static void fresh_result(akt_result *result, akt_regime regime, const akt_method_type *method)
 {
     memset(result, 0, sizeof *result);
@@ -316,6 +340,8 @@ static void fresh_result(akt_result *result, akt_regime regime, const akt_method
     result->mc_error = NAN;
     result->residual = NAN;
     result->integration_error = result->bias = result->error = NAN;
+    akt_observables_clear(result->observables);
+    akt_observables_clear(result->observable_errors);
     result->stable = AKT_STABLE_UNTESTED;
     result->converged = false;
 }
@@ -336,9 +362,37 @@ static void fill_result(akt_result *result, akt_regime regime, const akt_method_
     result->converged = !t->failed && t->done > 0 && t->converged && t->stable != AKT_STABLE_NO;
     result->iterations = t->iterations;
     result->seconds = t->seconds;
+    average_observables(result, t, method->flags & AKT_METHOD_SAMPLED);
 }
 
 /* ---- one regime of one replica --------------------------------------------------------------- */
+
+/* The readout regime's observables: only the readout trains, so its NTK is the source feature
+ * kernel Phi_s; the hidden weights keep the source's (retention 1, hidden distance 0) and the
+ * kernel does not move (no feature-learning magnitude). The test-split alignment needs Phi_s on
+ * the test points, which a method may not offer (then NAN). */
+static int readout_observables(const akt_method_type *method, void *state, size_t replica,
+                               const akt_data *data, const double *K, akt_result *result,
+                               akt_error *err)
+{
+    double *o = result->observables;
+    o[AKT_OBSERVABLE_FEATURE_ALIGNMENT_TRAIN] = o[AKT_OBSERVABLE_NTK_ALIGNMENT_TRAIN] =
+        akt_kernel_target_alignment(K, data->target.y, data->target.rows);
+    o[AKT_OBSERVABLE_RETENTION] = 1.0;
+    o[AKT_OBSERVABLE_HIDDEN_DISTANCE] = 0.0;
+    size_t Mt = data->test.rows;
+    if (!method->readout_kernel_test || Mt == 0)
+        return AKT_OK;
+    double *K_test = malloc(Mt * Mt * sizeof *K_test);
+    if (!K_test)
+        return akt_out_of_memory(err, "the source kernel on the test points");
+    int status = method->readout_kernel_test(state, replica, K_test, err);
+    if (status == AKT_OK)
+        o[AKT_OBSERVABLE_FEATURE_ALIGNMENT_TEST] = o[AKT_OBSERVABLE_NTK_ALIGNMENT_TEST] =
+            akt_kernel_target_alignment(K_test, data->test.y, Mt);
+    free(K_test);
+    return status;
+}
 
 /* The readout regime (THEORY.md section 3): f = Phi_s(x, X2) (Phi_s(X2, X2) + lambda_r I)^{-1} y2
  * on the target train and test points, from the method's source kernel. */
@@ -360,6 +414,7 @@ static int readout_regime(const akt_method_type *method, void *state, size_t rep
         result->train_loss = akt_mean_squared_error(f, data->target.y, P);
         result->test_loss = akt_mean_squared_error(f + P, data->test.y, data->test.rows);
         result->converged = true;
+        status = readout_observables(method, state, replica, data, K, result, err);
     }
     free(K);
     free(K_cross);
@@ -615,11 +670,13 @@ static int tally_outcomes(family_run *run, akt_error *err)
 
 static void start_tallies(family_run *run, double *store)
 {
-    size_t R = run->replicas;
+    size_t R = run->replicas, per_regime = (2 + AKT_OBSERVABLE_COUNT) * R;
     memset(run->tally, 0, sizeof run->tally);
     for (int r = 0; r < AKT_REGIME_COUNT; r++) {
-        run->tally[r].test = store + 2 * (size_t)r * R;
-        run->tally[r].train = store + (2 * (size_t)r + 1) * R;
+        run->tally[r].test = store + (size_t)r * per_regime;
+        run->tally[r].train = run->tally[r].test + R;
+        run->tally[r].observables = run->tally[r].train + R;
+        run->tally[r].capacity = R;
         run->tally[r].residual = NAN;
         run->tally[r].integration_error = NAN;
         run->tally[r].converged = true;
@@ -680,7 +737,8 @@ static int run_family(const akt_solver *solver, const akt_spec *spec,
     run.replicas = method->replicas ? method->replicas(spec) : 1;
     if (run.replicas < 1)
         return akt_error_set(err, AKT_ERR_INPUT, "solver.replicas: need at least 1");
-    double *store = malloc(2 * AKT_REGIME_COUNT * run.replicas * sizeof *store);
+    double *store =
+        malloc((2 + AKT_OBSERVABLE_COUNT) * AKT_REGIME_COUNT * run.replicas * sizeof *store);
     run.outcomes = calloc(run.replicas, sizeof *run.outcomes);
     if (!store || !run.outcomes) {
         free(store);
@@ -775,6 +833,26 @@ static int run_error_family(const akt_solver *solver, const akt_spec *spec,
     return status;
 }
 
+/* The observables' errors as the test loss's: sqrt(mc^2 + integration^2) + |bias| with the same
+ * two runs (c at the looser tolerance, h with half the neurons, bias factor h / (S - h)); an
+ * observable missing from a run keeps the Monte-Carlo part alone; one replica leaves it NAN, as
+ * the test loss's total. */
+static void observable_shared_errors(akt_result *r, const akt_result *c, const akt_result *h,
+                                     double bias_factor)
+{
+    for (int k = 0; k < AKT_OBSERVABLE_COUNT; k++) {
+        double value = r->observables[k], mc = r->observable_errors[k];
+        if (isnan(value) || isnan(mc))
+            continue;
+        double integration = c && !isnan(c->observables[k]) ? fabs(value - c->observables[k])
+                                                             : 0.0;
+        double bias = h && !isnan(h->observables[k]) ? (h->observables[k] - value) * bias_factor
+                                                      : 0.0;
+        r->observable_errors[k] =
+            sqrt((isnan(mc) ? 0.0 : mc * mc) + integration * integration) + fabs(bias);
+    }
+}
+
 /* The integration error and the bias of every result from first on, by the two extra runs. */
 static int estimate_shared_errors(const akt_solver *solver, const akt_spec *spec,
                                   const akt_method_type *method, const bool wanted[],
@@ -810,6 +888,7 @@ static int estimate_shared_errors(const akt_solver *solver, const akt_spec *spec
         double S = (double)spec->solver.neurons, n = (double)half.solver.neurons;
         r->bias = h ? (h->test_loss - r->test_loss) * n / (S - n) : NAN;
         total_error(r, true, replicas);
+        observable_shared_errors(r, c, h, n / (S - n));
     }
     akt_spec_free(&loose);
     akt_spec_free(&half);

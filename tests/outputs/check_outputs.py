@@ -44,7 +44,11 @@ def check_trajectory(path, result, data_dir):
     rows = defaultdict(list)
     with open(path) as handle:
         reader = csv.DictReader(handle)
-        if reader.fieldnames != ["regime", "replica", "time", "train_loss", "test_loss"]:
+        observables = ["ntk_alignment_train", "ntk_alignment_test", "feature_alignment_train",
+                       "feature_alignment_test", "retention", "source_test_loss",
+                       "hidden_distance", "readout_distance", "feature_learning"]
+        if reader.fieldnames != ["regime", "replica", "time", "train_loss",
+                                 "test_loss"] + observables:
             fail("trajectory header %s" % reader.fieldnames)
         for row in reader:
             rows[(row["regime"], int(row["replica"]))].append(row)

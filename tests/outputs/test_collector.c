@@ -133,11 +133,11 @@ static void kernels_and_rows(void)
         CHECK(akt_outputs_add_kernels(o, AKT_REGIME_SOURCE, Phi, G, &err) == AKT_OK);
     }
     /* trajectory rows in a scrambled order */
-    CHECK(akt_outputs_add_losses(o, AKT_REGIME_JOINT, 1, 0.0, 5.0, 6.0, &err) == AKT_OK);
-    CHECK(akt_outputs_add_losses(o, AKT_REGIME_SOURCE, 1, 0.0, 3.0, 4.0, &err) == AKT_OK);
-    CHECK(akt_outputs_add_losses(o, AKT_REGIME_SOURCE, 0, 0.0, 1.0, 2.0, &err) == AKT_OK);
-    CHECK(akt_outputs_add_losses(o, AKT_REGIME_SOURCE, 0, 0.5, 0.25, 0.125, &err) == AKT_OK);
-    CHECK(akt_outputs_add_losses(o, AKT_REGIME_READOUT, 0, 0.0, 1.0, 1.0, &err) == AKT_ERR_INPUT);
+    CHECK(akt_outputs_add_losses(o, AKT_REGIME_JOINT, 1, 0.0, 5.0, 6.0, NULL, &err) == AKT_OK);
+    CHECK(akt_outputs_add_losses(o, AKT_REGIME_SOURCE, 1, 0.0, 3.0, 4.0, NULL, &err) == AKT_OK);
+    CHECK(akt_outputs_add_losses(o, AKT_REGIME_SOURCE, 0, 0.0, 1.0, 2.0, NULL, &err) == AKT_OK);
+    CHECK(akt_outputs_add_losses(o, AKT_REGIME_SOURCE, 0, 0.5, 0.25, 0.125, NULL, &err) == AKT_OK);
+    CHECK(akt_outputs_add_losses(o, AKT_REGIME_READOUT, 0, 0.0, 1.0, 1.0, NULL, &err) == AKT_ERR_INPUT);
     CHECK(akt_outputs_write(o, &err) == AKT_OK);
 
     char value[128], error[128];
@@ -180,7 +180,11 @@ static void kernels_and_rows(void)
     if (file)
         fclose(file);
     /* the cleared source rows are gone; the joint row stays */
-    CHECK(!strcmp(text, "regime,replica,time,train_loss,test_loss\njoint,1,0,5,6\n"));
+    /* the observables' columns follow the losses, empty where nothing was measured */
+    CHECK(!strcmp(text, "regime,replica,time,train_loss,test_loss,ntk_alignment_train,"
+                        "ntk_alignment_test,feature_alignment_train,feature_alignment_test,"
+                        "retention,source_test_loss,hidden_distance,readout_distance,"
+                        "feature_learning\njoint,1,0,5,6,,,,,,,,,\n"));
     akt_outputs_free(o);
     akt_data_free(&data);
     akt_spec_free(&spec);
