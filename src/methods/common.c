@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "akt/observables.h"
 #include "core/util.h"
 
 const akt_split *method_split(const akt_data *data, akt_points points)
@@ -173,4 +174,69 @@ int method_step(const akt_observer *o, akt_regime regime, size_t replica, double
                 double horizon, long steps, akt_error *err)
 {
     return o && o->step ? o->step(o->context, regime, replica, t, horizon, steps, err) : AKT_OK;
+}
+
+/* ---- observables -------------------------------------------------------------------------------- */
+
+void method_regime_points(akt_regime regime, akt_points *train, akt_points *test)
+{
+    bool source = regime == AKT_REGIME_SOURCE;
+    *train = source ? AKT_POINTS_SOURCE_TRAIN : AKT_POINTS_TARGET_TRAIN;
+    *test = source ? AKT_POINTS_SOURCE_TEST : AKT_POINTS_TEST;
+}
+
+/* The Gram kernel of a point set (n x n, malloc'd), or NULL with the error set. */
+static double *split_gram(const akt_data *data, akt_points points, akt_error *err)
+{
+    const akt_split *split = method_split(data, points);
+    size_t n = split->rows;
+    double *C = malloc((n ? n * n : 1) * sizeof *C);
+    if (!C) {
+        akt_out_of_memory(err, "the Gram kernel");
+        return NULL;
+    }
+    if (n && akt_gram(split->x, n, split->x, n, data->dim, C) != AKT_OK) {
+        free(C);
+        akt_out_of_memory(err, "the Gram kernel");
+        return NULL;
+    }
+    return C;
+}
+
+int method_ntk(const akt_data *data, akt_points points, const double *Phi, const double *G,
+               double *K, akt_error *err)
+{
+    double *C = split_gram(data, points, err);
+    if (!C)
+        return err ? err->status : AKT_ERR_MEMORY;
+    akt_ntk_kernel(Phi, G, C, method_split(data, points)->rows, K);
+    free(C);
+    return AKT_OK;
+}
+
+int method_kernel_observables(const akt_data *data, akt_regime regime, const double *Phi_train,
+                              const double *G_train, const double *Phi_test,
+                              const double *G_test, const double *ntk_start,
+                              const double *source_phi,
+                              double observables[AKT_OBSERVABLE_COUNT], akt_error *err)
+{
+    akt_points train, test;
+    method_regime_points(regime, &train, &test);
+    const akt_split *train_split = method_split(data, train), *test_split = method_split(data, test);
+    double *C_train = split_gram(data, train, err);
+    double *C_test = C_train ? split_gram(data, test, err) : NULL;
+    int status = C_train && C_test ? AKT_OK : (err ? err->status : AKT_ERR_MEMORY);
+    if (status == AKT_OK) {
+        akt_regime_kernels kernels = {
+            .Phi_train = Phi_train, .G_train = G_train, .C_train = C_train,
+            .Phi_test = Phi_test, .G_test = G_test, .C_test = C_test,
+            .y_train = train_split->y, .y_test = test_split->y,
+            .n_train = train_split->rows, .n_test = test_split->rows,
+            .ntk_start = ntk_start,
+            .source_phi = regime == AKT_REGIME_SOURCE ? NULL : source_phi};
+        status = akt_observables_from_kernels(&kernels, observables, err);
+    }
+    free(C_train);
+    free(C_test);
+    return status;
 }

@@ -44,6 +44,25 @@ double method_phase_time(const akt_spec *spec, akt_regime regime);
  * integrate the flow (exact, population) refuse it. */
 int method_refuse_converge_without_decay(const akt_spec *spec, akt_regime regime, akt_error *err);
 
+/* ---- observables (README "Observables") ---- */
+
+/* The regime's training and test point sets (source: source train and source test). */
+void method_regime_points(akt_regime regime, akt_points *train, akt_points *test);
+
+/* The NTK Phi + G * C on one point set (n x n, n its rows) into K. */
+int method_ntk(const akt_data *data, akt_points points, const double *Phi, const double *G,
+               double *K, akt_error *err);
+
+/* The kernel observables of a regime's final state into observables[]: from Phi and G on the
+ * regime's training split and on its test split, the NTK the phase started from on the
+ * training split and Phi_s on the target training points; any of them NULL when not available
+ * (the observables that need it are left as they are). The Gram kernels are made here. */
+int method_kernel_observables(const akt_data *data, akt_regime regime, const double *Phi_train,
+                              const double *G_train, const double *Phi_test,
+                              const double *G_test, const double *ntk_start,
+                              const double *source_phi,
+                              double observables[AKT_OBSERVABLE_COUNT], akt_error *err);
+
 /* ---- observer hooks; each is "nothing wanted" for a NULL observer or hook ---- */
 bool method_wants_kernels(const akt_observer *o, akt_regime regime);
 /* The regime's kernel point set and its stacked inputs (M x D, malloc'd; NULL on failure). */
