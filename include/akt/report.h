@@ -17,7 +17,13 @@
 void akt_report_table(FILE *out, const akt_spec *spec, const akt_data *data,
                       const akt_solution *solution);
 
-/* {"results": [...], "alignment": x, "spec": {...}} on one line, then a newline. */
+/* akt solve --observables: a second block after the table, one row per observable
+ * (akt_observable order), one column per regime: value +- error, "-" where not measured. */
+void akt_report_observables_table(FILE *out, const akt_solution *solution);
+
+/* {"results": [...], "alignment": x, "spec": {...}} on one line, then a newline; each result
+ * ends with "observables" and "observable_errors", {name: value or null} in akt_observable
+ * order. */
 int akt_report_json(FILE *out, const akt_spec *spec, const akt_data *data,
                     const akt_solution *solution, akt_error *err);
 

@@ -5,6 +5,7 @@
 #include "akt/report.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,7 +40,21 @@ double akt_report_corrected_loss(const akt_result *result)
     return isfinite(result->bias) && result->bias != 0.0 ? result->test_loss - result->bias : NAN;
 }
 
-/* The fields of one result, without the closing brace (callers may add fields). */
+/* ", "key": {"ntk_alignment_train": x, ...}": one value per observable in akt_observable order,
+ * null where NAN (not measured for this regime or method). */
+static void json_observables(FILE *out, const char *key, const double *values)
+{
+    fprintf(out, ", \"%s\": {", key);
+    for (int k = 0; k < AKT_OBSERVABLE_COUNT; k++) {
+        fprintf(out, "%s\"%s\": ", k ? ", " : "", akt_observable_name((akt_observable)k));
+        akt_io_json_number(out, values[k]);
+    }
+    fputc('}', out);
+}
+
+/* The fields of one result, without the closing brace (callers may add fields); the
+ * observables come last, after every field of the older contract, whose positions outside
+ * parsers rely on. */
 static void json_result_fields(FILE *out, const akt_result *result, double benefit)
 {
     fprintf(out, "{\"regime\": \"%s\", \"test_loss\": ", akt_regime_name(result->regime));
@@ -64,6 +79,8 @@ static void json_result_fields(FILE *out, const akt_result *result, double benef
     akt_io_json_number(out, result->error);
     fputs(", \"test_loss_corrected\": ", out);
     akt_io_json_number(out, akt_report_corrected_loss(result));
+    json_observables(out, "observables", result->observables);
+    json_observables(out, "observable_errors", result->observable_errors);
 }
 
 static void json_result(FILE *out, const akt_solution *solution, const akt_result *result)
@@ -131,6 +148,41 @@ void akt_report_table(FILE *out, const akt_spec *spec, const akt_data *data,
           "split); +-: error = sqrt(mc^2 + integration_error^2) + |bias| (mc: mc_error "
           "scaled by Student's t); "
           "benefit = scratch test_loss - regime test_loss (> 0: transfer helps)\n", out);
+}
+
+/* One cell of the observables block: "value +- error", the error left out where it is NAN (one
+ * replica of a sampled method), "-" where the value is NAN (not measured). */
+static void observable_cell(FILE *out, double value, double error, bool last)
+{
+    char cell[64];
+    if (!isfinite(value))
+        snprintf(cell, sizeof cell, "-");
+    else if (isfinite(error))
+        snprintf(cell, sizeof cell, "%.6g +- %.2g", value, error);
+    else
+        snprintf(cell, sizeof cell, "%.6g", value);
+    fprintf(out, " %-*s", last ? 0 : 23, cell);
+}
+
+/* Observables are rows and regimes columns: nine long names fit a column, nine cells do not
+ * fit a row. */
+void akt_report_observables_table(FILE *out, const akt_solution *solution)
+{
+    fprintf(out, "\n%-23s", "observable");
+    for (size_t i = 0; i < solution->count; i++)
+        fprintf(out, " %-*s", i + 1 < solution->count ? 23 : 0,
+                akt_regime_name(solution->results[i].regime));
+    fputc('\n', out);
+    for (int k = 0; k < AKT_OBSERVABLE_COUNT; k++) {
+        fprintf(out, "%-23s", akt_observable_name((akt_observable)k));
+        for (size_t i = 0; i < solution->count; i++)
+            observable_cell(out, solution->results[i].observables[k],
+                            solution->results[i].observable_errors[k], i + 1 == solution->count);
+        fputc('\n', out);
+    }
+    fputs("observables (README \"Observables\"): value +- error (replica spread with the error "
+          "runs' parts; 0 for deterministic methods); -: not measured for that regime or "
+          "method\n", out);
 }
 
 /* ---- akt train ------------------------------------------------------------------------------ */

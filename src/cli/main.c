@@ -28,8 +28,11 @@
 #define EXIT_BAD_INPUT 2
 
 static const char usage[] =
-    "usage: akt                      solve the built-in quickstart problem\n"
-    "       akt solve SPEC [--json] [--quiet] [--set key=value ...]   progress on a terminal\n"
+    "usage: akt [--json] [--observables] [--set ...]   solve the built-in quickstart problem\n"
+    "       akt solve SPEC [--json] [--observables] [--quiet] [--set key=value ...]\n"
+    "             a table (progress on a terminal) or one JSON object; --observables adds the\n"
+    "             observables per regime to the table (value +- error, README \"Observables\";\n"
+    "             the JSON always has them)\n"
     "       akt check SPEC [--set key=value ...]   validate, print with defaults filled\n"
     "       akt data SPEC --out DIR [--set key=value ...]   write the data a solve uses\n"
     "       akt train SPEC --width N [--seeds K] [--json] [--set ...]   finite-width networks\n"
@@ -49,6 +52,7 @@ typedef struct {
     const char *seeds;
     bool json;
     bool quiet;              /* --quiet: no progress on stderr */
+    bool observables;        /* --observables: akt solve's table gets the observables block */
     const char **overrides;
     size_t override_count;
 } arguments;
@@ -97,6 +101,8 @@ static int parse_arguments(int argc, char **argv, arguments *args)
             args->json = true;
         } else if (strcmp(argv[i], "--quiet") == 0) {
             args->quiet = true;
+        } else if (strcmp(argv[i], "--observables") == 0) {
+            args->observables = true;
         } else if ((value = option_value(argc, argv, &i, "--set"))) {
             if (!*value || !strchr(value, '='))
                 return bad_arguments("--set expects key=value, got ", *value ? value : "nothing");
@@ -166,6 +172,8 @@ static int print_solution(const arguments *args, const akt_spec *spec, const akt
             return fail(json_err.status, json_err.message);
     } else {
         akt_report_table(stdout, spec, data, solution);
+        if (args->observables)
+            akt_report_observables_table(stdout, solution);
     }
     if (status != AKT_OK)
         return fail(status, err->message);
@@ -545,6 +553,9 @@ static int run(const arguments *args)
                  strcmp(command, "train") == 0 || strcmp(command, "compare") == 0;
     if (!known && strcmp(command, "sweep") != 0)
         return bad_arguments("unknown command ", command);
+    /* Only akt solve prints observables as a table (the others would ignore the flag). */
+    if (args->observables && strcmp(command, "quickstart") != 0 && strcmp(command, "solve") != 0)
+        return bad_arguments("--observables applies to akt solve, not akt ", command);
     if (needs_spec(command) && !args->spec_path)
         return bad_arguments(command, " needs a SPEC file");
     if (strcmp(command, "sweep") == 0)
