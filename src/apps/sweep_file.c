@@ -21,11 +21,80 @@
 #include "core/util.h"
 #include "io/io.h"
 
+/* A table of this grid written before the observable columns existed: its rows lack values
+ * that only a new solve gives, so it is refused (rather than completed with empty fields, which
+ * would make a resumed table differ from an uninterrupted one) with a message that says so. */
+static int older_table(const akt_sweep_file *file, size_t line_number, akt_error *err)
+{
+    return akt_error_set(err, AKT_ERR_INPUT, "%s:%zu: a table of this sweep written before the "
+                         "observable columns (%s, ...) existed; its finished rows cannot be "
+                         "resumed: move it away or use another --out", file->path, line_number,
+                         akt_observable_name((akt_observable)0));
+}
+
+/* True when the JSON row's keys are exactly the columns before the observables. */
+static bool keys_before_observables(const akt_sweep_grid *grid, char **names, size_t count)
+{
+    if (!names || count != sweep_column_count_before_observables(grid))
+        return false;
+    for (size_t i = 0; i < count; i++)
+        if (strcmp(names[i], sweep_column_name(grid, i)))
+            return false;
+    return true;
+}
+
+/* True when the CSV header line is this grid's header cut before the observable columns. */
+static bool header_before_observables(const akt_sweep_grid *grid, const char *line,
+                                      const char *header)
+{
+    size_t columns = sweep_column_count_before_observables(grid), commas = 0;
+    for (const char *c = header; *c; c++)
+        if (*c == ',' && ++commas == columns) {
+            size_t length = (size_t)(c - header);
+            return strlen(line) == length && !strncmp(line, header, length);
+        }
+    return false;
+}
+
+static size_t csv_columns(const char *line)
+{
+    size_t columns = 1;
+    for (; *line; line++)
+        columns += *line == ',';
+    return columns;
+}
+
+/* The refusal of another header, naming the first column that differs (whole headers would not
+ * fit one message). Column names hold no commas: they are spec keys and fixed names. */
+static int header_differs(const akt_sweep_file *file, const char *line, const char *header,
+                          akt_error *err)
+{
+    size_t column = 1, same = 0, start = 0;   /* start: where the differing column begins */
+    while (line[same] && line[same] == header[same]) {
+        if (line[same] == ',') {
+            column++;
+            start = same + 1;
+        }
+        same++;
+    }
+    if ((!line[same] && header[same] == ',') || (line[same] == ',' && !header[same]))
+        return akt_error_set(err, AKT_ERR_INPUT, "%s:1: header has %zu columns where this sweep "
+                             "has %zu (the first %zu agree); refusing to mix sweeps (use another "
+                             "--out)", file->path, csv_columns(line), csv_columns(header), column);
+    int theirs = (int)strcspn(line + start, ","), ours = (int)strcspn(header + start, ",");
+    return akt_error_set(err, AKT_ERR_INPUT, "%s:1: header column %zu differs from this "
+                         "sweep's ('%.*s' where this sweep has '%.*s'); refusing to mix sweeps "
+                         "(use another --out)", file->path, column, theirs, line + start, ours,
+                         header + start);
+}
+
 /* The point a parsed row belongs to, after checking it against the grid. */
 static int match_row(const akt_sweep_file *file, char **names, char **fields, size_t count,
                      size_t line_number, size_t *point, akt_error *err)
 {
     const akt_sweep_grid *grid = file->grid;
+    if (keys_before_observables(grid, names, count))
+        return older_table(file, line_number, err);
     if (count != sweep_column_count(grid))
         return akt_error_set(err, AKT_ERR_INPUT, "%s:%zu: %zu columns where the sweep has %zu; "
                              "refusing to mix sweeps (use another --out)", file->path, line_number,
@@ -100,10 +169,10 @@ static int read_existing(akt_sweep_file *file, FILE *in, akt_error *err)
         if (file->format == AKT_SWEEP_CSV && line_number == 1) {
             if (!(header = sweep_header_text(file->grid)))
                 status = akt_out_of_memory(err, "the sweep table");
+            else if (header_before_observables(file->grid, line, header))
+                status = older_table(file, 1, err);
             else if (strcmp(line, header))
-                status = akt_error_set(err, AKT_ERR_INPUT, "%s:1: header '%s' differs from this "
-                                       "sweep's '%s'; refusing to mix sweeps (use another --out)",
-                                       file->path, line, header);
+                status = header_differs(file, line, header, err);
             continue;
         }
         if (length)

@@ -16,8 +16,12 @@
 /* Frees count malloc'd strings and the array (NULL is nothing). */
 void sweep_free_strings(char **values, size_t count);
 
-/* The columns of a grid's table: point, each swept key, then the fixed columns. */
+/* The columns of a grid's table: point, each swept key, the fixed columns, then each
+ * observable and its error. */
 size_t sweep_column_count(const akt_sweep_grid *grid);
+/* How many of them a table written before the observable columns has (its columns are the
+ * first that many, in the same order). */
+size_t sweep_column_count_before_observables(const akt_sweep_grid *grid);
 const char *sweep_column_name(const akt_sweep_grid *grid, size_t column);
 
 /* The CSV header line without its newline, malloc'd; NULL when out of memory. */

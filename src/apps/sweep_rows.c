@@ -4,11 +4,13 @@
  * One row per point and regime; the columns are listed once, in fixed_columns, and the writer
  * and the reader of a resumed file (sweep_file.c) both take them from here, so a table written
  * by one version of the columns is recognised as such by the same version and refused by
- * another. Numbers are printed with %.17g, exactly as akt solve --json prints them, so a row
- * equals the solve of its point to the last digit. */
+ * another (a table written before the observable columns with a message of its own). Numbers
+ * are printed with %.17g, exactly as akt solve --json prints them, so a row equals the solve of
+ * its point to the last digit. */
 #include "akt/sweep.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,14 +26,45 @@ akt_sweep_format akt_sweep_format_for(const char *path)
 }
 
 /* After point and the swept keys. The names and meanings are those of akt solve --json's
- * results (DESIGN.md "Output contract"); seconds stays last (scripts drop it to compare runs). */
+ * results (DESIGN.md "Output contract"); seconds ends the columns that existed before the
+ * observables (scripts that compare runs drop it by name). */
 static const char *const fixed_columns[] = {"regime", "test_loss", "train_loss", "mc_error",
                                             "transfer_benefit", "converged", "stable", "method",
                                             "residual", "iterations", "integration_error",
                                             "bias", "error", "seconds"};
 enum { FIXED_COLUMNS = sizeof fixed_columns / sizeof fixed_columns[0] };
 
+/* Then, appended so that every older column keeps its position, each observable and its error
+ * in akt_observable order: "retention", "retention_error", ... (akt solve --json's
+ * "observables" and "observable_errors"). */
+enum { OBSERVABLE_COLUMNS = 2 * AKT_OBSERVABLE_COUNT, ERROR_NAME_SIZE = 48 };
+
+static char error_names[AKT_OBSERVABLE_COUNT][ERROR_NAME_SIZE];
+static pthread_once_t error_names_once = PTHREAD_ONCE_INIT;
+
+/* "<observable>_error", built once from akt_observable_name (one list of names). */
+static void make_error_names(void)
+{
+    for (int k = 0; k < AKT_OBSERVABLE_COUNT; k++)
+        snprintf(error_names[k], ERROR_NAME_SIZE, "%s_error",
+                 akt_observable_name((akt_observable)k));
+}
+
+static const char *observable_column_name(size_t index)
+{
+    akt_observable observable = (akt_observable)(index / 2);
+    if (index % 2 == 0)
+        return akt_observable_name(observable);
+    pthread_once(&error_names_once, make_error_names);
+    return error_names[observable];
+}
+
 size_t sweep_column_count(const akt_sweep_grid *grid)
+{
+    return sweep_column_count_before_observables(grid) + OBSERVABLE_COLUMNS;
+}
+
+size_t sweep_column_count_before_observables(const akt_sweep_grid *grid)
 {
     return 1 + grid->axis_count + FIXED_COLUMNS;
 }
@@ -42,7 +75,9 @@ const char *sweep_column_name(const akt_sweep_grid *grid, size_t column)
         return "point";
     if (column <= grid->axis_count)
         return grid->axes[column - 1].key;
-    return fixed_columns[column - 1 - grid->axis_count];
+    size_t fixed = column - 1 - grid->axis_count;
+    return fixed < FIXED_COLUMNS ? fixed_columns[fixed]
+                                 : observable_column_name(fixed - FIXED_COLUMNS);
 }
 
 /* ---- writing ------------------------------------------------------------------------- */
@@ -165,6 +200,10 @@ static void result_fields(row_writer *w, const akt_result *result, double benefi
     field_number(w, result ? result->bias : NAN);
     field_number(w, result ? result->error : NAN);
     field_number(w, result ? result->seconds : NAN);
+    for (int k = 0; k < AKT_OBSERVABLE_COUNT; k++) {
+        field_number(w, result ? result->observables[k] : NAN);
+        field_number(w, result ? result->observable_errors[k] : NAN);
+    }
 }
 
 static void write_row(FILE *out, const akt_sweep_grid *grid, akt_sweep_format format, size_t point,

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# akt sweep end to end: rows equal akt solve at the same points (stable and iterations too),
+# akt sweep end to end: rows equal akt solve at the same points (stable, iterations and the
+# observable columns too),
 # transfer_benefit is scratch minus the regime, JSON lines equal CSV, resume after SIGINT and SIGKILL gives the uninterrupted table
 # (the file parses at every sample, no temporary file stays), and bad input exits 2 before any
 # file exists.
@@ -29,10 +30,14 @@ check "one source phase run, 11 reused" grep -q "source phases: 1 run, 11 reused
 cat >"$work/against_solve.py" <<'EOF'
 import csv, json, subprocess, sys
 akt, spec, table = sys.argv[1:4]
+OBSERVABLES = ["ntk_alignment_train", "ntk_alignment_test", "feature_alignment_train",
+               "feature_alignment_test", "retention", "source_test_loss", "hidden_distance",
+               "readout_distance", "feature_learning"]
 rows = list(csv.DictReader(open(table)))
 assert [k for k in rows[0]] == ["point", "target.gamma", "data.alignment", "target.elastic",
     "regime", "test_loss", "train_loss", "mc_error", "transfer_benefit", "converged", "stable",
-    "method", "residual", "iterations", "integration_error", "bias", "error", "seconds"], list(rows[0])
+    "method", "residual", "iterations", "integration_error", "bias", "error", "seconds"] + [
+    c for name in OBSERVABLES for c in (name, name + "_error")], list(rows[0])
 points = sorted({int(r["point"]) for r in rows})
 assert points == list(range(12)), points
 compared = 0
@@ -60,6 +65,13 @@ for point in points:
         assert r["stable"] == stable, (point, r["regime"], r["stable"], solve["stable"])
         assert r["iterations"] == str(solve["iterations"]), (point, r["regime"], r["iterations"])
         assert r["converged"] == "true" and r["method"] == solve["method"]
+        # The observable columns: akt solve's "observables" and "observable_errors", in its order.
+        assert list(solve["observables"]) == OBSERVABLES == list(solve["observable_errors"])
+        for name in OBSERVABLES:
+            for column, value in ((name, solve["observables"][name]),
+                                  (name + "_error", solve["observable_errors"][name])):
+                expected = str(value) if value is not None else ""
+                assert r[column] == expected, (point, r["regime"], column, r[column], expected)
         if r["regime"] in ("readout", "joint"):
             assert float(r["transfer_benefit"]) == scratch - float(r["test_loss"]), r
             assert r["transfer_benefit"] == solve["transfer_benefit"], r
@@ -91,8 +103,15 @@ check "JSON lines equal the CSV rows" "$python" "$work/jsonl.py" "$work/a.csv" "
 
 # ---- stdout without --out ----------------------------------------------------------------
 "$akt" sweep "$spec" --set data.alignment=0,0.5,1 --set target.elastic=0,1 >"$work/stdout.csv" 2>/dev/null
+# Sorted by point (then regime), the column named seconds dropped (observable columns follow it).
+without_seconds() {
+    local s
+    s=$(head -n 1 "$1" | tr , '\n' | grep -nx seconds | cut -d: -f1)
+    sort -t, -k1,1n -k5,5 "$1" |
+        awk -F, -v OFS=, -v s="$s" '{ out = $1; for (i = 2; i <= NF; i++) if (i != s) out = out OFS $i; print out }'
+}
 check "rows on stdout equal the file (but seconds)" test \
-    "$(cut -d, -f1-14 "$work/stdout.csv")" = "$(cut -d, -f1-14 "$work/a.csv")"
+    "$(without_seconds "$work/stdout.csv")" = "$(without_seconds "$work/a.csv")"
 
 # ---- resume after a kill -----------------------------------------------------------------
 slow=(--set data.dim=40 --set data.source.samples=200 --set source.time=20 --set target.time=20
@@ -101,8 +120,6 @@ slow=(--set data.dim=40 --set data.source.samples=200 --set source.time=20 --set
 check "reference sweep exits 0" test $? -eq 0
 # Every line has the header's column count (no quoted fields in these tables).
 parses() { awk -F, 'NR == 1 {n = NF} NF != n {bad = 1} END {exit bad || NR < 1}' "$1"; }
-# Sorted by point (then regime), the last column (seconds) dropped.
-without_seconds() { sort -t, -k1,1n -k5,5 "$1" | awk -F, -v OFS=, '{NF--; print}'; }
 for signal in INT KILL; do
     out="$work/killed_$signal.csv"
     "$akt" sweep "$spec" "${slow[@]}" --out "$out" 2>/dev/null &
@@ -145,8 +162,35 @@ sed -e '1s/,stable,/,/' -e '1s/,iterations,/,/' "$work/before.csv" >"$work/old_c
 cp "$work/old_columns.csv" "$work/old_before.csv"
 "$akt" sweep "$spec" "${slow[@]}" --out "$work/old_columns.csv" 2>"$work/err"
 check "a table with the old columns exits 2" test $? -eq 2
-check "the old table's refusal names the header" grep -q "header .* differs" "$work/err"
+check "the old table's refusal names the first differing column" \
+    grep -q "header column 11 differs .*'method' where this sweep has 'stable'" "$work/err"
 check "the old table is unchanged" cmp -s "$work/old_columns.csv" "$work/old_before.csv"
+# A table of the same grid written before the observable columns (the first 18 columns: point,
+# the 3 swept keys, regime .. seconds) is refused with one line that says so, CSV and JSON lines:
+# its finished rows lack the observables, so completing it would not give the uninterrupted table.
+cut -d, -f1-18 "$work/before.csv" >"$work/pre_observables.csv"
+check "the cut table ends at seconds" \
+    test "$(head -n 1 "$work/pre_observables.csv" | awk -F, '{print $NF}')" = seconds
+cp "$work/pre_observables.csv" "$work/pre_before.csv"
+"$akt" sweep "$spec" "${slow[@]}" --out "$work/pre_observables.csv" 2>"$work/err"
+check "a table from before the observables exits 2" test $? -eq 2
+check "its refusal is one line" test "$(wc -l <"$work/err")" -eq 1
+check "its refusal says why" grep -q \
+    "pre_observables.csv:1: a table of this sweep written before the observable columns" "$work/err"
+check "the pre-observables table is unchanged" cmp -s "$work/pre_observables.csv" "$work/pre_before.csv"
+"$akt" sweep "$spec" "${slow[@]}" --out "$work/reference.jsonl" 2>/dev/null
+"$python" - "$work/reference.jsonl" "$work/pre_observables.jsonl" <<'EOF'
+import json, sys
+with open(sys.argv[2], "w") as out:
+    for line in open(sys.argv[1]):
+        row = json.loads(line)
+        keys = list(row)[:list(row).index("seconds") + 1]
+        out.write(json.dumps({k: row[k] for k in keys}) + "\n")
+EOF
+"$akt" sweep "$spec" "${slow[@]}" --out "$work/pre_observables.jsonl" 2>"$work/err"
+check "a JSON lines table from before the observables exits 2" test $? -eq 2
+check "its refusal names the first row and says why" grep -q \
+    "pre_observables.jsonl:1: a table of this sweep written before the observable columns" "$work/err"
 
 # ---- bad input: exit 2, named, no file ---------------------------------------------------
 bad() { # bad DESCRIPTION PATTERN ARGS...: exit 2, stderr matches PATTERN, no output file
