@@ -29,10 +29,13 @@ from . import _akt
 from ._akt import Error, InputError, NumericError
 
 __all__ = ["solve", "data", "check", "train", "compare", "sweep", "Solution", "Result", "Data",
-           "Error", "InputError", "NumericError", "REGIMES", "SPLITS"]
+           "Error", "InputError", "NumericError", "REGIMES", "SPLITS", "OBSERVABLES"]
 
 REGIMES = ("source", "scratch", "readout", "joint")
 SPLITS = ("source", "target", "test", "source_test")
+# The observables of README "Observables", in the library's order (the keys of
+# Result.observables, the trajectory's columns after the losses, the sweep's columns).
+OBSERVABLES = _akt.observable_names
 
 # ---- specs and overrides -------------------------------------------------------------------
 
@@ -104,15 +107,17 @@ def _args(spec, set, overrides):
 
 _FIELDS = ("regime", "test_loss", "train_loss", "mc_error", "converged", "method", "iterations",
            "seconds", "residual", "stable", "transfer_benefit", "integration_error", "bias",
-           "error", "test_loss_corrected")
+           "error", "test_loss_corrected", "observables", "observable_errors")
 
 
 class Result:
     """One regime's answer with the fields of `akt solve --json` (None where the JSON has
-    null). With kernels asked for: .kernels = {"splits": [...], "Phi": (R, M, M), "G": (R, M, M)
+    null); .observables and .observable_errors are {name: value or None} in OBSERVABLES order.
+    With kernels asked for: .kernels = {"splits": [...], "Phi": (R, M, M), "G": (R, M, M)
     or None}, one estimate per replica (their mean is the kernel of all neurons together; the
     readout regime's is the source's, and it has no G). With trajectory=True: .trajectory =
-    {"replica", "t", "train_loss", "test_loss"} as arrays (empty for closed forms)."""
+    {"replica", "t", "train_loss", "test_loss", and each name of OBSERVABLES} as arrays (NaN
+    where an observable was not measured; empty for closed forms)."""
 
     __slots__ = _FIELDS + ("kernels", "trajectory")
 
@@ -123,7 +128,8 @@ class Result:
         rows = fields.get("trajectory")
         self.trajectory = None if rows is None else {
             "replica": rows[:, 0].astype(np.int64), "t": rows[:, 1],
-            "train_loss": rows[:, 2], "test_loss": rows[:, 3]}
+            "train_loss": rows[:, 2], "test_loss": rows[:, 3],
+            **{name: rows[:, 4 + k] for k, name in enumerate(OBSERVABLES)}}
 
     def to_dict(self):
         return {name: getattr(self, name) for name in _FIELDS}

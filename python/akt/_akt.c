@@ -159,6 +159,16 @@ static PyObject *stable_value(akt_stability stable)
     return PyBool_FromLong(stable == AKT_STABLE_YES);
 }
 
+/* {name: value or None} in akt_observable order, as akt solve --json's "observables". */
+static PyObject *observables_dict(const double *values)
+{
+    PyObject *d = PyDict_New();
+    for (int k = 0; d && k < AKT_OBSERVABLE_COUNT; k++)
+        if (put(d, akt_observable_name((akt_observable)k), number(values[k])) < 0)
+            Py_CLEAR(d);
+    return d;
+}
+
 /* One result with the fields of the output contract (akt_report_json). */
 static PyObject *result_dict(const akt_solution *solution, const akt_result *r)
 {
@@ -179,7 +189,9 @@ static PyObject *result_dict(const akt_solution *solution, const akt_result *r)
         put(d, "integration_error", number(r->integration_error)) ||
         put(d, "bias", number(r->bias)) ||
         put(d, "error", number(r->error)) ||
-        put(d, "test_loss_corrected", number(akt_report_corrected_loss(r)))) {
+        put(d, "test_loss_corrected", number(akt_report_corrected_loss(r))) ||
+        put(d, "observables", observables_dict(r->observables)) ||
+        put(d, "observable_errors", observables_dict(r->observable_errors))) {
         Py_DECREF(d);
         return NULL;
     }
@@ -204,6 +216,9 @@ static PyObject *array_copy(int nd, const npy_intp *dims, const double *values)
  * callable: a Ctrl-C is seen within this time plus one step. */
 #define CHECK_INTERVAL 0.05
 
+/* Values kept per trajectory row (see watch.rows). */
+#define TRAJECTORY_WIDTH (5 + AKT_OBSERVABLE_COUNT)
+
 typedef struct {
     PyObject *progress;              /* the caller's callable or NULL (borrowed) */
     PyObject *exc_type, *exc_value, *exc_traceback;  /* the first exception raised in a hook */
@@ -218,7 +233,8 @@ typedef struct {
     size_t M;
     double *phi[AKT_REGIME_COUNT], *g[AKT_REGIME_COUNT];
     size_t estimates[AKT_REGIME_COUNT], capacity[AKT_REGIME_COUNT];
-    /* trajectory rows: regime, replica, t, train_loss, test_loss */
+    /* trajectory rows of TRAJECTORY_WIDTH: regime, replica, t, train_loss, test_loss, then the
+     * observables (NAN where not measured) */
     bool trajectory;
     double *rows;
     size_t row_count, row_capacity;
@@ -352,22 +368,23 @@ static int observer_add_losses(void *context, akt_regime regime, unsigned long r
                                double train_loss, double test_loss, const double *observables,
                                akt_error *err)
 {
-    (void)observables;
     watch *w = context;
     if (w->row_count == w->row_capacity) {
         size_t capacity = w->row_capacity ? 2 * w->row_capacity : 256;
-        double *rows = realloc(w->rows, capacity * 5 * sizeof *rows);
+        double *rows = realloc(w->rows, capacity * TRAJECTORY_WIDTH * sizeof *rows);
         if (!rows)
             return akt_error_set(err, AKT_ERR_MEMORY, "out of memory keeping the trajectory");
         w->rows = rows;
         w->row_capacity = capacity;
     }
-    double *row = w->rows + 5 * w->row_count++;
+    double *row = w->rows + TRAJECTORY_WIDTH * w->row_count++;
     row[0] = (double)regime;
     row[1] = (double)replica;
     row[2] = t;
     row[3] = train_loss;
     row[4] = test_loss;
+    for (int k = 0; k < AKT_OBSERVABLE_COUNT; k++)
+        row[5 + k] = observables ? observables[k] : NAN;
     return AKT_OK;
 }
 
@@ -400,21 +417,22 @@ static PyObject *kernels_dict(const watch *w, akt_regime regime)
     return d;
 }
 
-/* A regime's trajectory rows as an (n, 4) array: replica, t, train_loss, test_loss. */
+/* A regime's trajectory rows as an (n, TRAJECTORY_WIDTH - 1) array: replica, t, train_loss,
+ * test_loss, then the observables in akt_observable order (NaN where not measured). */
 static PyObject *trajectory_array(const watch *w, akt_regime regime)
 {
-    size_t n = 0;
+    size_t n = 0, width = TRAJECTORY_WIDTH - 1;
     for (size_t i = 0; i < w->row_count; i++)
-        n += w->rows[5 * i] == (double)regime;
-    npy_intp dims[2] = {(npy_intp)n, 4};
+        n += w->rows[TRAJECTORY_WIDTH * i] == (double)regime;
+    npy_intp dims[2] = {(npy_intp)n, (npy_intp)width};
     PyObject *a = PyArray_SimpleNew(2, dims, NPY_DOUBLE);
     if (!a)
         return NULL;
     double *out = PyArray_DATA((PyArrayObject *)a);
     for (size_t i = 0; i < w->row_count; i++)
-        if (w->rows[5 * i] == (double)regime) {
-            memcpy(out, w->rows + 5 * i + 1, 4 * sizeof *out);
-            out += 4;
+        if (w->rows[TRAJECTORY_WIDTH * i] == (double)regime) {
+            memcpy(out, w->rows + TRAJECTORY_WIDTH * i + 1, width * sizeof *out);
+            out += width;
         }
     return a;
 }
@@ -979,6 +997,21 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_akt",
                                     "The C extension under the akt package (libakt).", -1,
                                     methods, NULL, NULL, NULL, NULL};
 
+/* The observables' names in akt_observable order (akt.OBSERVABLES). */
+static PyObject *observable_names(void)
+{
+    PyObject *names = PyTuple_New(AKT_OBSERVABLE_COUNT);
+    for (int k = 0; names && k < AKT_OBSERVABLE_COUNT; k++) {
+        PyObject *name = PyUnicode_FromString(akt_observable_name((akt_observable)k));
+        if (!name) {
+            Py_CLEAR(names);
+            break;
+        }
+        PyTuple_SET_ITEM(names, k, name);
+    }
+    return names;
+}
+
 PyMODINIT_FUNC PyInit__akt(void)
 {
     import_array();
@@ -998,12 +1031,16 @@ PyMODINIT_FUNC PyInit__akt(void)
                                     "solve's results reached so far are in .partial.",
                                     Error, NULL)
                               : NULL;
-    if (!NumericError || PyModule_AddObjectRef(m, "Error", Error) < 0 ||
+    PyObject *names = NumericError ? observable_names() : NULL;
+    if (!names || PyModule_AddObjectRef(m, "Error", Error) < 0 ||
         PyModule_AddObjectRef(m, "InputError", InputError) < 0 ||
         PyModule_AddObjectRef(m, "NumericError", NumericError) < 0 ||
-        PyModule_AddStringConstant(m, "quickstart_yaml", akt_spec_quickstart_yaml) < 0) {
+        PyModule_AddStringConstant(m, "quickstart_yaml", akt_spec_quickstart_yaml) < 0 ||
+        PyModule_AddObjectRef(m, "observable_names", names) < 0) {
+        Py_XDECREF(names);
         Py_DECREF(m);
         return NULL;
     }
+    Py_DECREF(names);
     return m;
 }

@@ -57,7 +57,7 @@ def test_result_fields():
     assert set(joint.to_dict()) == {"regime", "test_loss", "train_loss", "mc_error", "converged",
                                     "method", "iterations", "seconds", "residual", "stable",
                                     "transfer_benefit", "integration_error", "bias", "error",
-                                    "test_loss_corrected"}
+                                    "test_loss_corrected", "observables", "observable_errors"}
     # exact: the closure's integration error is the whole error, no bias (DESIGN.md)
     assert joint.bias == 0 and joint.error == joint.integration_error and joint.error > 0
     json.dumps(solution.to_dict())  # plain Python values
