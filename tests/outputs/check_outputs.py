@@ -9,7 +9,12 @@ Checks akt solve's output files against things computed independently of the sol
   replica; the readout regime's test and train losses are recomputed from the file's Phi on the
   target and test splits by kernel ridge regression with target.readout_decay (THEORY.md
   section 3), by Gaussian elimination here (one replica or no sampling); the alignment rows equal y'Ky/(|K|_F |y|^2) of the
-  file's training block.
+  file's training block;
+- observables (README "Observables"): every result has "observables" and "observable_errors"
+  as its last keys, in the library's order; the readout regime's NTK and feature alignments on
+  the target training (and test, where the file has it) points equal y'Ky/(|K|_F |y|^2) of the
+  file's Phi (one replica or no sampling), its retention is 1 and its hidden distance 0; in the
+  trajectory, where the last rows carry an observable, their mean is the reported value.
 Prints what it measured; exits 1 on the first failed check."""
 import csv
 import json
@@ -39,14 +44,26 @@ def close(a, b, tolerance):
     return abs(a - b) <= tolerance * max(abs(b), 1e-300)
 
 
+OBSERVABLES = ["ntk_alignment_train", "ntk_alignment_test", "feature_alignment_train",
+               "feature_alignment_test", "retention", "source_test_loss", "hidden_distance",
+               "readout_distance", "feature_learning"]
+
+
+def check_observable_keys(result):
+    for r in result["results"]:
+        if list(r)[-2:] != ["observables", "observable_errors"]:
+            fail("%s: the observables are not the last keys: %s" % (r["regime"], list(r)))
+        if list(r["observables"]) != OBSERVABLES or list(r["observable_errors"]) != OBSERVABLES:
+            fail("%s: observables %s" % (r["regime"], list(r["observables"])))
+    print("observables: the last two keys of every result, %d names in order" % len(OBSERVABLES))
+
+
 def check_trajectory(path, result, data_dir):
     spec = result["spec"]
     rows = defaultdict(list)
     with open(path) as handle:
         reader = csv.DictReader(handle)
-        observables = ["ntk_alignment_train", "ntk_alignment_test", "feature_alignment_train",
-                       "feature_alignment_test", "retention", "source_test_loss",
-                       "hidden_distance", "readout_distance", "feature_learning"]
+        observables = OBSERVABLES
         if reader.fieldnames != ["regime", "replica", "time", "train_loss",
                                  "test_loss"] + observables:
             fail("trajectory header %s" % reader.fieldnames)
@@ -81,6 +98,15 @@ def check_trajectory(path, result, data_dir):
                     fail("source replica %d starts at %s, not at the zero output" % (replica, first))
         train, test = reported[regime]["train_loss"], reported[regime]["test_loss"]
         tolerance = 0.0 if len(replicas) == 1 else 1e-15
+        for name in observables:
+            ends = [rows[(regime, replica)][-1][name] for replica in replicas]
+            if "" in ends:
+                continue
+            value = reported[regime]["observables"][name]
+            if value is None or not close(mean([float(v) for v in ends]), value, tolerance):
+                fail("%s %s: last rows %r, reported %r" % (regime, name, ends, value))
+            print("trajectory %-7s %s: last rows' mean equals the reported %.6g" % (regime, name,
+                                                                                 value))
         if not (close(mean(last_train), train, tolerance) and close(mean(last_test), test, tolerance)):
             fail("%s: last rows %r %r, reported %r %r" % (regime, last_train, last_test, train, test))
         print("trajectory %-7s %d replica(s), %d rows each at most, last rows equal the reported "
@@ -111,6 +137,27 @@ def alignment(K, y):
     quadratic = sum(y[i] * K[i][j] * y[j] for i in range(n) for j in range(n))
     frobenius = math.sqrt(sum(K[i][j] ** 2 for i in range(n) for j in range(n)))
     return quadratic / (frobenius * sum(v * v for v in y))
+
+
+def check_readout_observables(Phi, readout, y2, y_test):
+    """Only the readout trains, so its NTK is the source feature kernel Phi_s of the file."""
+    observed = readout["observables"]
+    for split, y, suffix in (("target", y2, "train"), ("test", y_test, "test")):
+        if (split, 0, split, 0) not in Phi:
+            continue
+        K = [[Phi[(split, i, split, j)] for j in range(len(y))] for i in range(len(y))]
+        want = alignment(K, y)
+        for name in ("ntk_alignment_" + suffix, "feature_alignment_" + suffix):
+            if observed[name] is None:
+                continue   # the method offers no Phi_s on the test points
+            if not close(observed[name], want, 1e-12):
+                fail("readout %s %r, recomputed from the file %r" % (name, observed[name], want))
+            print("readout %s %.6f recomputed from the kernel file" % (name, want))
+    if observed["ntk_alignment_train"] is None:
+        fail("readout: no training-split alignment")
+    if observed["retention"] != 1.0 or observed["hidden_distance"] != 0.0:
+        fail("readout: retention %r, hidden distance %r" % (observed["retention"],
+                                                             observed["hidden_distance"]))
 
 
 def check_kernels(path, result, data_dir):
@@ -162,6 +209,8 @@ def check_kernels(path, result, data_dir):
               "%.12g)" % (test, want["test_loss"], train, want["train_loss"]))
         if not (close(test, want["test_loss"], 1e-9) and close(train, want["train_loss"], 1e-8)):
             fail("the readout regime is not reproduced from the kernel file")
+    if "readout" in reported and deterministic:
+        check_readout_observables(entries[("readout", "Phi")], reported["readout"], y2, y_test)
     for (regime, name), (split, value) in alignments.items():
         kernel = name[len("alignment_"):]
         if kernel == "NTK" or (regime, kernel) not in entries:
@@ -181,6 +230,7 @@ def main():
     data_dir = sys.argv[2]
     kernels = sys.argv[3] if len(sys.argv) > 3 and sys.argv[3] != "-" else None
     trajectory = sys.argv[4] if len(sys.argv) > 4 else None
+    check_observable_keys(result)
     if trajectory:
         check_trajectory(trajectory, result, data_dir)
     if kernels:
