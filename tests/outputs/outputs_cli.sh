@@ -119,6 +119,32 @@ refuse "train" "output.kernels: only akt solve writes output files" \
     train "$work/exact/spec.yaml" --width 8
 check "refusals wrote nothing" test -z "$(ls "$work/nowhere" 2>/dev/null)$(ls "$work/exact/out" | grep -v -e '^[kt]\.csv$' -e '^exact\.csv$' -e '^convex\.csv$')"
 
+# akt solve --observables: the table ends with one row per observable, one column per regime,
+# each cell the JSON's value and error as printed (%.6g +- %.2g), "-" where the JSON has null.
+"$akt" solve "$work/pop/spec.yaml" --observables --set solver.replicas=2 \
+    --set output.kernels=null --set output.trajectory=null >"$work/table.txt" 2>/dev/null
+check "--observables: solve exits 0" test $? -eq 0
+"$akt" solve "$work/pop/spec.yaml" --json --set solver.replicas=2 --set output.kernels=null \
+    --set output.trajectory=null >"$work/table.json" 2>/dev/null
+check "--observables: the block equals the JSON" "$python" - "$work/table.txt" "$work/table.json" <<'P'
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+results = json.load(open(sys.argv[2]))["results"]
+start = next(i for i, l in enumerate(lines) if l.startswith("observable "))
+assert lines[start].split()[1:] == [r["regime"] for r in results], lines[start]
+names = list(results[0]["observables"])
+for name, line in zip(names, lines[start + 1:start + 1 + len(names)]):
+    assert line[:23].strip() == name, line
+    cells = [line[24 + 24 * i:24 + 24 * i + 23].strip() for i in range(len(results))]
+    for r, cell in zip(results, cells):
+        value, error = r["observables"][name], r["observable_errors"][name]
+        want = "-" if value is None else "%.6g" % value + ("" if error is None else " +- %.2g" % error)
+        assert cell == want, (name, r["regime"], cell, want)
+print("--observables: %d rows equal the JSON" % len(names))
+P
+refuse "--observables outside akt solve" "--observables applies to akt solve, not akt check" \
+    check "$work/pop/spec.yaml" --observables
+
 # A numerical failure in the last regime (after the source and scratch outputs were collected):
 # exit 1, the old files untouched, no new file.
 echo old >"$work/exact/out/k.csv"
