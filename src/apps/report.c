@@ -5,7 +5,6 @@
 #include "akt/report.h"
 
 #include <math.h>
-#include <stdbool.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
