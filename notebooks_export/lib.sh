@@ -65,8 +65,8 @@ crossing() {
 
 # compare_json_to_csv: reads one `akt compare --json` object on stdin, prints CSV rows
 # "regime,width,inv_width,test_loss_mean,test_loss_se,test_loss_sd,seeds,euler_bias,theory,
-# mc_error,fit_slope,fit_intercept,fit_intercept_error,compatible" (no header), one per regime and
-# width. The JSON is flat enough (DESIGN.md output contract) to split at its objects.
+# mc_error,fit_slope,fit_intercept,fit_intercept_error,compatible,theory_error" (no header), one
+# per regime and width (theory_error: the theory's total error). The JSON is flat enough (DESIGN.md output contract) to split at its objects.
 compare_json_to_csv() {
     sed -e 's/{"regime"/\n{"regime"/g' -e 's/{"width"/\n{"width"/g' -e 's/"fit"/\n"fit"/g' \
         -e 's/"spec"/\n"spec"/g' |
@@ -76,17 +76,17 @@ compare_json_to_csv() {
             m = substr($0, RSTART, RLENGTH); sub(/^[^:]*: /, "", m); gsub(/"/, "", m)
             return m == "null" ? "" : m
         }
-        /^\{"regime"/ { flush(); regime = field("regime"); theory = field("test_loss"); mc = field("mc_error"); n = 0 }
+        /^\{"regime"/ { flush(); regime = field("regime"); theory = field("test_loss"); mc = field("mc_error"); terr = field("error"); n = 0 }
         /^\{"width"/  { n++; w[n] = field("width"); mean[n] = field("test_loss_mean"); se[n] = field("test_loss_se")
                         sd[n] = field("test_loss_sd"); seeds[n] = field("seeds"); bias[n] = field("euler_bias") }
         /^"fit"/      { slope = field("slope"); icpt = field("intercept"); icpterr = field("intercept_error"); comp = field("compatible") }
         function flush(   i) {
             for (i = 1; i <= n; i++)
-                printf "%s,%s,%.10g,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n", regime, w[i], 1 / w[i], mean[i], se[i], sd[i],
-                       seeds[i], bias[i], theory, mc, slope, icpt, icpterr, comp
+                printf "%s,%s,%.10g,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n", regime, w[i], 1 / w[i], mean[i], se[i], sd[i],
+                       seeds[i], bias[i], theory, mc, slope, icpt, icpterr, comp, terr
             n = 0
         }
         END { flush() }'
 }
 
-COMPARE_HEADER="regime,width,inv_width,test_loss_mean,test_loss_se,test_loss_sd,seeds,euler_bias,theory,mc_error,fit_slope,fit_intercept,fit_intercept_error,compatible"
+COMPARE_HEADER="regime,width,inv_width,test_loss_mean,test_loss_se,test_loss_sd,seeds,euler_bias,theory,mc_error,fit_slope,fit_intercept,fit_intercept_error,compatible,theory_error"

@@ -13,9 +13,10 @@
 #                             figure 5's networks, trained at width 16 instead of 256 (the
 #                             finite-width Fashion-MNIST training did not fit the time on the
 #                             loaded shared 2-core machine); REPORT.md says what was reduced
-#            --only LIST      comma-separated figures to recompute (1a,1b,2,3,4,5); the others'
-#                             CSVs are reused from the output directory; plots and report are
-#                             always remade from whatever CSVs are there
+#            --only LIST      comma-separated figures to recompute (1a,1b,2,3,4,5,6,7,8; 8 also
+#                             feeds figure 9); the others' CSVs are reused from the output
+#                             directory; plots and report are always remade from whatever CSVs
+#                             are there
 # The akt binary: $AKT, else ./build/src/akt from the repository root. Needs gnuplot (Debian
 # gnuplot-nox); installs nothing. Exit 0 on success, 3 if gnuplot or akt is missing, else the
 # failing command's status.
@@ -25,7 +26,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
 . "$HERE/lib.sh"
 
-quick=0 out="" resume=0 reduced=0 only="1a,1b,2,3,4,5" REDUCED_NOTE=""
+quick=0 out="" resume=0 reduced=0 only="1a,1b,2,3,4,5,6,7,8" REDUCED_NOTE=""
 while [ $# -gt 0 ]; do
     case $1 in
         --quick) quick=1
@@ -109,11 +110,19 @@ if [ $quick = 1 ]; then
     Q5="--set data.source.samples=50 --set data.test.samples=100 --set data.target.samples=10,40"
     P5NET="10" W5=16 S5=2 Q5NET="--set data.source.samples=50 --set data.test.samples=100"
     Q5POP="--set solver.neurons=16 --set solver.replicas=2 --set source.time=2 --set target.time=2"
+    P6="10 20" W6="8,16" S6=2
+    Q6="--set data.source.samples=30 --set data.test.samples=60 --set solver.neurons=16 --set solver.replicas=2 --set source.time=1 --set target.time=1"
+    W7="8,16" S7=2
+    Q7="--set data.dim=8 --set data.source.samples=16 --set data.target.samples=8 --set data.test.samples=100 --set solver.neurons=32 --set solver.replicas=2 --set source.time=2 --set target.time=2"
+    Q8="--set data.dim=8 --set data.source.samples=16 --set data.target.samples=8 --set data.test.samples=100 --set solver.neurons=16 --set solver.replicas=2 --set source.time=2 --set target.time=2 --set target.elastic=0,1 --set data.alignment=0,1"
 else
     Q1A="" Q1B="" Q2="" Q3="" Q4="" Q5="" Q5NET=""
     W4="32,64,128,256,512" S4=4
     P5NET="20 50 200" W5=256 S5=2
     Q5POP="--set solver.neurons=512 --set solver.replicas=4"
+    P6="10 20 50 100 200" W6="256,1024" S6=2 Q6=""
+    W7="64,128,256,512,1024,2048" S7=4 Q7=""
+    Q8=""
     if [ $reduced = 1 ]; then
         W5=16
         REDUCED_NOTE="figures 1 to 4 and figure 5's lazy-limit theory are at the full settings of their specs; figure 5's finite-width networks are width 16 (2 seeds at P2 = 20, 50 and 200) instead of the full run's width 256: on the loaded shared 2-core machine one width-16 seed of the Fashion-MNIST training took 56 s of CPU (9 minutes of wall time), and one width-256 seed (P2 = 20) had not finished after 38 minutes (8 CPU-minutes). Width 16 is far from the lazy limit (the networks lie 0.07 to 1 above the theory, with seed scatter of the same size), so figure 5 shows where small networks stand, not convergence with width (figure 4 checks that). The akt commands of render.sh were run concurrently, one process each, and the plots and this report made from their CSVs by \`render.sh --reduced --only none\`."
@@ -143,6 +152,21 @@ start=$(now)
         done
         mv "$WORK/fig5_fashion_networks.csv" "$out/fig5_fashion_networks.csv"
     fi
+    if wanted 6; then
+        # theory and networks of two widths at each P2: one compare per P2
+        echo "target_samples,$COMPARE_HEADER" >"$WORK/fig6_fashion_rich.csv"
+        for p2 in $P6; do
+            compare fig6_fashion_rich fig6_fashion_rich.yaml "$W6" "$S6" "$p2" \
+                --set "data.target.samples=$p2" $Q6
+        done
+        mv "$WORK/fig6_fashion_rich.csv" "$out/fig6_fashion_rich.csv"
+    fi
+    if wanted 7; then
+        echo "target_samples,$COMPARE_HEADER" >"$WORK/fig7_relu_width.csv"
+        compare fig7_relu_width fig7_relu_width.yaml "$W7" "$S7" default $Q7
+        mv "$WORK/fig7_relu_width.csv" "$out/fig7_relu_width.csv"
+    fi
+    if wanted 8; then sweep fig8_relu_pull fig8_relu_pull.yaml $Q8; fi
 }
 log "data: $(($(now) - start)) s"
 
@@ -183,11 +207,47 @@ B3MIN=$(awk 'NF { if ($3 < m) m = $3 } END { printf "%.6g", m }' "$WORK/fig3_map
 plot fig3.gp bmax="$B3MAX" bmin="$B3MIN"
 fi
 
+# width_plot NAME CAPTION: figure 4's plot of a compare CSV (networks against 1/N, fit, theory).
+width_plot() {
+    for r in scratch readout joint; do
+        csv_select "$out/$1.csv" "regime=$r" inv_width,test_loss_mean,test_loss_se,theory,fit_slope,fit_intercept,fit_intercept_error,theory_error >"$WORK/$1_$r.dat"
+    done
+    plot fig4.gp name="$1" caption="$2"
+}
 if have fig4_width; then
+width_plot fig4_width "theory (1/N = 0) against finite-width linear networks"
+fi
+if have fig7_relu_width; then
+width_plot fig7_relu_width "relu: population theory (1/N = 0, total error) against finite-width networks"
+fi
+
+if have fig6_fashion_rich; then
 for r in scratch readout joint; do
-    csv_select "$out/fig4_width.csv" "regime=$r" inv_width,test_loss_mean,test_loss_se,theory,fit_slope,fit_intercept,fit_intercept_error >"$WORK/fig4_$r.dat"
+    csv_select "$out/fig6_fashion_rich.csv" "regime=$r" target_samples,theory,theory_error | uniq >"$WORK/fig6_theory_$r.dat"
+    csv_select "$out/fig6_fashion_rich.csv" "regime=$r" target_samples,fit_intercept,fit_intercept_error | uniq >"$WORK/fig6_fit_$r.dat"
+    for w in $(csv_select "$out/fig6_fashion_rich.csv" "regime=$r" width | sort -n | uniq); do
+        csv_select "$out/fig6_fashion_rich.csv" "regime=$r;width=$w" target_samples,test_loss_mean,test_loss_se >"$WORK/fig6_net_${r}_$w.dat"
+    done
 done
-plot fig4.gp
+W6_SHOWN=$(csv_select "$out/fig6_fashion_rich.csv" "regime=joint" width | sort -n | uniq | tr '\n' ' ' | sed 's/ $//')
+plot fig6.gp widths="$W6_SHOWN"
+fi
+
+if have fig8_relu_pull; then
+# figure 8: the joint regime's benefit over scratch with the two errors added in quadrature
+csv_select "$out/fig8_relu_pull.csv" "regime=scratch" target.elastic,data.alignment,error >"$WORK/fig8_scratch_error.dat"
+D8_LIST=$(csv_select "$out/fig8_relu_pull.csv" "regime=joint" target.elastic | sort -g | uniq | tr '\n' ' ' | sed 's/ $//')
+for d in $D8_LIST; do
+    csv_select "$out/fig8_relu_pull.csv" "regime=joint;target.elastic=$d" data.alignment,transfer_benefit,error |
+        awk -v d="$d" 'NR == FNR { if ($1 == d) e[$2] = $3; next }
+                       { print $1, $2, sqrt($3 * $3 + e[$1] * e[$1]) }' "$WORK/fig8_scratch_error.dat" - >"$WORK/fig8_benefit_$d.dat"
+    csv_select "$out/fig8_relu_pull.csv" "regime=joint;target.elastic=$d" data.alignment,retention,retention_error,hidden_distance,hidden_distance_error,source_test_loss,source_test_loss_error >"$WORK/fig9_joint_$d.dat"
+done
+D8_FIRST=$(echo "$D8_LIST" | awk '{print $1}')
+csv_select "$out/fig8_relu_pull.csv" "regime=scratch;target.elastic=$D8_FIRST" data.alignment,retention,retention_error >"$WORK/fig9_scratch.dat"
+csv_select "$out/fig8_relu_pull.csv" "regime=source;target.elastic=$D8_FIRST" data.alignment,test_loss,error >"$WORK/fig9_source.dat"
+plot fig8.gp deltas="$D8_LIST"
+plot fig9.gp deltas="$D8_LIST"
 fi
 
 if have fig5_fashion_theory fig5_fashion_networks; then

@@ -85,8 +85,10 @@ fig3_sentences() {
         "$x_lo" "$(fmt "$g_lo")" "$x_hi" "$(fmt "$g_hi")"
 }
 
+# fig4_sentences CSV THEORY: the sentences of a theory-against-width figure (4: linear, 7: relu);
+# THEORY names the infinite-width value.
 fig4_sentences() {
-    csv=$out/fig4_width.csv
+    csv=$1 theory_name=$2
     wmax=$(csv_select "$csv" "regime=joint" width | tail -n 1)
     wmin=$(csv_select "$csv" "regime=joint" width | head -n 1)
     printf 'From width %s to %s the seed-mean test loss of the networks goes ' "$wmin" "$wmax"
@@ -96,11 +98,13 @@ fig4_sentences() {
         lo=$(value_at "$csv" "regime=$r;width=$wmin" test_loss_mean)
         hi=$(value_at "$csv" "regime=$r;width=$wmax" test_loss_mean)
         se=$(value_at "$csv" "regime=$r;width=$wmax" test_loss_se)
-        printf '%s%s %s -> %s +- %s (theory %s)' "$sep" "$r" "$(fmt "$lo")" "$(fmt "$hi")" "$(fmt "$se" 2)" "$(fmt "$th")"
+        te=$(value_at "$csv" "regime=$r" theory_error)
+        case $te in ""|NaN|0) tshown=$(fmt "$th") ;; *) tshown="$(fmt "$th") +- $(fmt "$te" 2)" ;; esac
+        printf '%s%s %s -> %s +- %s (theory %s)' "$sep" "$r" "$(fmt "$lo")" "$(fmt "$hi")" "$(fmt "$se" 2)" "$tshown"
         closer=$((closer + $(awk -v a="$lo" -v b="$hi" -v t="$th" 'BEGIN { d1 = a - t; d2 = b - t; print ((d2 < 0 ? -d2 : d2) < (d1 < 0 ? -d1 : d1)) }')))
         sep="; "
     done
-    printf ', so the gap to the exact infinite-width value shrinks in %s of the 3 regimes' "$closer"
+    printf ', so the gap to the %s shrinks in %s of the 3 regimes' "$theory_name" "$closer"
     printf '. The weighted 1/N fit extrapolates to '
     sep=""
     for r in scratch readout joint; do
@@ -171,6 +175,50 @@ fig5_sentences() {
     fi
 }
 
+fig6_sentences() {
+    csv=$out/fig6_fashion_rich.csv
+    p2s=$(csv_select "$csv" "regime=joint" target_samples | uniq | tr '\n' ' ' | sed 's/ $//; s/ /, /g')
+    printf 'At P2 = %s the population theory (gamma = 1) gives ' "$p2s"
+    sep=""
+    for r in scratch readout joint; do
+        printf '%s%s %s' "$sep" "$r" "$(csv_select "$csv" "regime=$r" target_samples,theory,theory_error | uniq |
+            awk '{ printf "%s%.3g +- %.2g", (NR > 1 ? ", " : ""), $2, $3 }')"
+        sep="; "
+    done
+    wmax=$(csv_select "$csv" "" width | sort -n | tail -n 1)
+    printf '. The 1/N fit of the networks (widths %s) extrapolates to ' "$W6_SHOWN"
+    csv_select "$csv" "width=$wmax" regime,target_samples,fit_intercept,fit_intercept_error,compatible | awk '
+        $1 != "source" { n++; printf "%s%s %.3g +- %.2g at P2 = %s", (n > 1 ? ", " : ""), $1, $3, $4, $2; if ($5 == "true") ok++ }
+        END { printf "; %d of %d extrapolations are compatible with the theory (within 3 combined errors).\n", ok, n }'
+}
+
+fig8_sentences() {
+    all=$(for d in $D8_LIST; do awk -v d="$d" '{ print d, $1, $2, $3 }' "$WORK/fig8_benefit_$d.dat"; done)
+    best=$(echo "$all" | sort -g -k3,3 | tail -n 1)
+    worst=$(echo "$all" | sort -g -k3,3 | head -n 1)
+    printf 'The largest benefit of the joint regime over scratch is %s +- %s (delta %s, alignment %s), the most negative %s +- %s (delta %s, alignment %s). ' \
+        "$(fmt "$(echo "$best" | awk '{print $3}')")" "$(fmt "$(echo "$best" | awk '{print $4}')" 2)" \
+        "$(echo "$best" | awk '{print $1}')" "$(echo "$best" | awk '{print $2}')" \
+        "$(fmt "$(echo "$worst" | awk '{print $3}')")" "$(fmt "$(echo "$worst" | awk '{print $4}')" 2)" \
+        "$(echo "$worst" | awk '{print $1}')" "$(echo "$worst" | awk '{print $2}')"
+    printf 'The best pull at each alignment (its benefit, and by how many combined errors it beats delta = %s): ' "$D8_FIRST"
+    echo "$all" | sort -g -k2,2 -k3,3 | awk -v d0="$D8_FIRST" '
+        $1 == d0 { b0[$2] = $3; e0[$2] = $4 }
+        { best[$2] = $1; bb[$2] = $3; be[$2] = $4; if (!($2 in seen)) { seen[$2] = 1; order[++n] = $2 } }
+        END { for (i = 1; i <= n; i++) { a = order[i]; e = sqrt(be[a] ^ 2 + e0[a] ^ 2)
+                  printf "%salignment %s: delta %s (%.3g, %.1f)", (i > 1 ? "; " : ""), a, best[a], bb[a], (e > 0 ? (bb[a] - b0[a]) / e : 0) }
+              printf ".\n" }'
+}
+
+fig9_sentences() {
+    dmin=$(echo "$D8_LIST" | awk '{print $1}') dmax=$(echo "$D8_LIST" | awk '{print $NF}')
+    for d in $dmin $dmax; do
+        awk -v d="$d" 'NR == 1 { r0 = $2; h0 = $4; s0 = $6; a0 = $1 } { r1 = $2; h1 = $4; s1 = $6; a1 = $1 }
+            END { printf "With delta = %s, from alignment %s to %s the retention goes %.3g -> %.3g, the distance travelled %.3g -> %.3g and the source test loss after joint training %.3g -> %.3g. ", d, a0, a1, r0, r1, h0, h1, s0, s1 }' "$WORK/fig9_joint_$d.dat"
+    done
+    awk 'NR == 1 { printf "The scratch network'"'"'s features have retention %.3g to ", $2 } { r = $2 } END { printf "%.3g over the same range (the no-transfer reference).\n", r }' "$WORK/fig9_scratch.dat"
+}
+
 write_report() {
     cat <<EOF
 # Figures: where transfer helps, and where it hurts
@@ -222,7 +270,7 @@ $(have fig3_benefit_map && fig3_sentences)
 ![figure 4](fig4_width.png)
 
 Data: \`fig4_width.csv\` (\`akt compare specs/fig4_width.yaml --widths $W4 --seeds $S4 --json\`; error bars: standard error over seeds).
-$(have fig4_width && fig4_sentences)
+$(have fig4_width && fig4_sentences "$out/fig4_width.csv" "exact infinite-width value")
 
 ## Figure 5: Fashion-MNIST
 
@@ -233,5 +281,35 @@ Data: \`fig5_fashion_theory.csv\` (\`akt sweep specs/fig5_fashion.yaml\`, lazy l
 theory at the networks' gamma 0.1, error bars: the total error) and
 \`fig5_fashion_networks.csv\` (\`akt compare\` at width $W5, $S5 seeds, gamma 0.1, centred outputs, per P2).
 $(have fig5_fashion_theory fig5_fashion_networks && fig5_sentences)
+EOF
+    cat <<EOF
+
+## Figure 6: Fashion-MNIST in the rich regime
+
+![figure 6](fig6_fashion_rich.png)
+
+Data: \`fig6_fashion_rich.csv\` (\`akt compare specs/fig6_fashion_rich.yaml --widths $W6 --seeds $S6 --json\` per P2: the population theory at gamma = 1 with its total error, networks of two widths with the standard error over seeds, and their 1/N fit).
+$(have fig6_fashion_rich && fig6_sentences)
+
+## Figure 7: relu theory against width
+
+![figure 7](fig7_relu_width.png)
+
+Data: \`fig7_relu_width.csv\` (\`akt compare specs/fig7_relu_width.yaml --widths $W7 --seeds $S7 --json\`; the theory is the population method with its total error; error bars of the networks: standard error over seeds).
+$(have fig7_relu_width && fig4_sentences "$out/fig7_relu_width.csv" "population theory")
+
+## Figure 8: where the elastic pull helps (relu)
+
+![figure 8](fig8_relu_pull.png)
+
+Data: \`fig8_relu_pull.csv\` (\`akt sweep specs/fig8_relu_pull.yaml\`; population method; error bars: the total errors of the joint and scratch losses in quadrature).
+$(have fig8_relu_pull && fig8_sentences)
+
+## Figure 9: what joint training keeps of the source
+
+![figure 9](fig9_retention.png)
+
+Data: the sweep of figure 8 and its observables (README "Observables"): retention = CKA of the joint regime's final feature kernel with the source's on the target training points; distance = mean over neurons of |w - w_src|^2 / D; forgetting = the source test loss after joint training. Error bars: total errors.
+$(have fig8_relu_pull && fig9_sentences)
 EOF
 }
