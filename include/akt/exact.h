@@ -74,9 +74,12 @@ int akt_moments_set(akt_moments *m, const double *S, size_t n, akt_error *err);
 int akt_moments_set_source_readout(akt_moments *m, const double *c, double z_src_square,
                                    akt_error *err);
 
-/* Copies the whole state (moments, tracked readout, layer scales, min_step) of from into to, of
- * the same D (AKT_ERR_INPUT otherwise): to run a phase again from the same start. */
-int akt_moments_copy(akt_moments *to, const akt_moments *from, akt_error *err);
+/* The integrated state (the moments and the tracked source readout): its length in doubles, a
+ * copy of it into state, and back from state, to run a phase again from the same start (the
+ * state's size and tracking must not have changed since the save: a flow does not change them). */
+size_t akt_moments_state_length(const akt_moments *m);
+void akt_moments_save(const akt_moments *m, double *state);
+void akt_moments_restore(akt_moments *m, const double *state);
 
 /* The joint phase's distances from the source (README "Observables"): tr <(w - w_src)(w - w_src)'>
  * / D, NAN without a source block; <(z - z_src)^2>, NAN when the source readout is not tracked. */

@@ -415,19 +415,19 @@ static int exact_flow_phase(akt_moments *m, const akt_split *train, const akt_sp
     double *query = method_stack_rows(train, test, dim);
     double *f = malloc(q * sizeof *f);
     double *f_coarse = malloc(q * sizeof *f_coarse);
-    akt_moments *start = akt_moments_alloc(dim, err);
+    double *start = malloc(akt_moments_state_length(m) * sizeof *start);
     int status = AKT_OK;
     if (!query || !f || !f_coarse || !start) {
-        status = start ? akt_out_of_memory(err, "predictions") : err->status;
+        status = akt_out_of_memory(err, "predictions");
         goto done;
     }
-    status = akt_moments_copy(start, m, err);
+    akt_moments_save(m, start);
     double residual = NAN, tolerance = spec->solver.step_tolerance;
-    if (status == AKT_OK && time != AKT_TIME_CONVERGE) {
+    if (time != AKT_TIME_CONVERGE) {
         status = exact_flow_once(m, train, query, q, gamma, lambda, delta, time, tolerance, spec,
                                  f_coarse, &result->iterations, &residual, err);
         if (status == AKT_OK)
-            status = akt_moments_copy(m, start, err);
+            akt_moments_restore(m, start);
         tolerance /= 16.0;
     }
     /* The trajectory follows the reported (finer) run. */
@@ -462,7 +462,7 @@ done:
     free(query);
     free(f);
     free(f_coarse);
-    akt_moments_free(start);
+    free(start);
     return status;
 }
 
@@ -830,13 +830,17 @@ static const char *exact_no_trajectory(const akt_spec *spec, akt_regime regime)
 #define EXACT_STATE_COPIES 16.0
 
 /* The (1 + 2D)^2 moment state with the stepper's copies, the D x D Gram of the closed-form
- * fixed point (and its factorisation), and the readout kernels P x P, M x P. */
+ * fixed point (and its factorisation), the readout kernels P x P, M x P, and the observables'
+ * kernels on a split (Phi, G, the Gram, the NTK and the solve layer's test kernel: 5 T^2, T the
+ * largest split) with its T x D projection. */
 static double exact_memory_gib(const akt_spec *spec, const akt_data *data)
 {
     method_sizes s = method_sizes_of(spec, data);
     double P = fmax(s.P1, s.P2), M = s.P1 + s.P2 + s.test + s.source_test;
+    double T = fmax(P, fmax(s.test, s.source_test));
     double n = 1.0 + 2.0 * s.D;
-    double doubles = EXACT_STATE_COPIES * n * n + 3.0 * s.D * s.D + P * P + M * P;
+    double doubles = EXACT_STATE_COPIES * n * n + 3.0 * s.D * s.D + P * P + M * P +
+                     5.0 * T * T + T * s.D;
     return doubles * sizeof(double) / AKT_BYTES_PER_GIB;
 }
 

@@ -487,13 +487,15 @@ static const char *lazy_no_trajectory(const akt_spec *spec, akt_regime regime)
     return ", whose kernel flow is solved in closed form (no time steps)";
 }
 
-/* NNGP and derivative kernels on the training points and on the queries, and the
- * eigendecomposition's copy and workspace. */
+/* NNGP and derivative kernels on the training points and on the queries, the
+ * eigendecomposition's copy and workspace, and the observables' kernels on a split (Phi, G, the
+ * Gram, the NTK and the solve layer's test kernel: 5 T^2, T the largest split). */
 static double lazy_memory_gib(const akt_spec *spec, const akt_data *data)
 {
     method_sizes s = method_sizes_of(spec, data);
     double P = fmax(s.P1, s.P2), M = s.P1 + s.P2 + s.test + s.source_test;
-    return (4.0 * P * P + 2.0 * M * P) * sizeof(double) / AKT_BYTES_PER_GIB;
+    double T = fmax(P, fmax(s.test, s.source_test));
+    return (4.0 * P * P + 2.0 * M * P + 5.0 * T * T) * sizeof(double) / AKT_BYTES_PER_GIB;
 }
 
 const akt_method_type akt_method_lazy = {

@@ -183,19 +183,19 @@ int akt_moments_set_source_readout(akt_moments *m, const double *c, double z_src
     return AKT_OK;
 }
 
-int akt_moments_copy(akt_moments *to, const akt_moments *from, akt_error *err)
+size_t akt_moments_state_length(const akt_moments *m)
 {
-    if (to->D != from->D)
-        return akt_error_set(err, AKT_ERR_INPUT, "moment closure: copy between dimensions %zu and "
-                             "%zu", from->D, to->D);
-    size_t length = from->n * from->n + (from->tracking ? from->n : 0);
-    memcpy(to->S, from->S, length * sizeof *to->S);
-    to->n = from->n;
-    to->tracking = from->tracking;
-    to->z_src_square = from->z_src_square;
-    to->readout_variance = from->readout_variance;
-    to->min_step = from->min_step;
-    return AKT_OK;
+    return m->n * m->n + (m->tracking ? m->n : 0);
+}
+
+void akt_moments_save(const akt_moments *m, double *state)
+{
+    memcpy(state, m->S, akt_moments_state_length(m) * sizeof *state);
+}
+
+void akt_moments_restore(akt_moments *m, const double *state)
+{
+    memcpy(m->S, state, akt_moments_state_length(m) * sizeof *state);
 }
 
 /* tr <(w - w_src)(w - w_src)'> / D = tr(<w w'> - 2 <w w_src'> + <w_src w_src'>) / D. */
