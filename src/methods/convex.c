@@ -193,7 +193,11 @@ static int convex_observables(const akt_spec *spec, const akt_data *data, akt_re
     akt_points train, test;
     method_regime_points(regime, &train, &test);
     const akt_split *train_split = method_split(data, train), *test_split = method_split(data, test);
-    size_t a = train_split->rows, b = test_split->rows, dim = data->dim;
+    /* Splits beyond METHOD_OBSERVABLE_MAX_POINTS are not measured (n 0, kernels NULL). */
+    bool train_measured = train_split->rows <= METHOD_OBSERVABLE_MAX_POINTS;
+    bool test_measured = test_split->rows <= METHOD_OBSERVABLE_MAX_POINTS;
+    size_t a = train_measured ? train_split->rows : 0, b = test_measured ? test_split->rows : 0;
+    size_t dim = data->dim;
     akt_activation activation = spec->network.activation;
     double *Phi_train = malloc((a * a + 1) * sizeof *Phi_train);
     double *G_train = malloc((a * a + 1) * sizeof *G_train);
@@ -216,9 +220,9 @@ static int convex_observables(const akt_spec *spec, const akt_data *data, akt_re
     if (status == AKT_OK)
         status = convex_slope_kernel(solution, activation, gamma, test_split->x, b, dim, G_test,
                                      &test_defined, err);
-    if (status == AKT_OK)
+    if (status == AKT_OK && train_measured)
         status = convex_initial_ntk(spec, data, train, ntk_start, err);
-    if (status == AKT_OK && source && regime != AKT_REGIME_SOURCE) {
+    if (status == AKT_OK && source && regime != AKT_REGIME_SOURCE && train_measured) {
         const akt_split *target = &data->target;
         source_phi = malloc((target->rows * target->rows + 1) * sizeof *source_phi);
         status = source_phi ? akt_convex_kernel(source, activation, spec->source.gamma, target->x,
@@ -227,9 +231,11 @@ static int convex_observables(const akt_spec *spec, const akt_data *data, akt_re
                             : akt_out_of_memory(err, "the source kernel");
     }
     if (status == AKT_OK)
-        status = method_kernel_observables(data, regime, Phi_train,
-                                           train_defined ? G_train : NULL, Phi_test,
-                                           test_defined ? G_test : NULL, ntk_start, source_phi,
+        status = method_kernel_observables(data, regime, train_measured ? Phi_train : NULL,
+                                           train_measured && train_defined ? G_train : NULL,
+                                           test_measured ? Phi_test : NULL,
+                                           test_measured && test_defined ? G_test : NULL,
+                                           train_measured ? ntk_start : NULL, source_phi,
                                            observables, err);
     free(Phi_train);
     free(G_train);
@@ -333,6 +339,11 @@ static int convex_readout_kernel_test(void *state, size_t replica, double *K_tes
     (void)replica;
     convex_state *c = state;
     const akt_split *test = &c->data->test;
+    if (test->rows > METHOD_OBSERVABLE_MAX_POINTS) { /* not measured: NAN alignment */
+        for (size_t i = 0; i < test->rows * test->rows; i++)
+            K_test[i] = NAN;
+        return AKT_OK;
+    }
     return convex_source_kernel(c->used, c->spec, test->x, test->rows, test->x, test->rows,
                                 c->data->dim, K_test, err);
 }

@@ -99,6 +99,7 @@ typedef struct {
     double *Phi_train, *G_train, *Phi_test, *G_test;
     double *f_source_test;                   /* joint: predictions on the source test split */
     double *projected;                       /* max(n_train, n_test) x D */
+    bool train_measured, test_measured;      /* the split is small enough to be measured */
 } exact_observing;
 
 static void observing_free(exact_observing *o)
@@ -128,8 +129,15 @@ static int observing_alloc(exact_observing *o, const akt_data *data, akt_regime 
     o->data = data;
     o->regime = regime;
     o->gamma = gamma;
+    /* A split beyond METHOD_OBSERVABLE_MAX_POINTS is not measured: n 0, kernels NULL. */
     o->n_train = method_split(data, train)->rows;
     o->n_test = method_split(data, test)->rows;
+    o->train_measured = o->n_train <= METHOD_OBSERVABLE_MAX_POINTS;
+    o->test_measured = o->n_test <= METHOD_OBSERVABLE_MAX_POINTS;
+    if (!o->train_measured)
+        o->n_train = 0;
+    if (!o->test_measured)
+        o->n_test = 0;
     o->ntk_start = square_buffer(o->n_train);
     o->Phi_train = square_buffer(o->n_train);
     o->G_train = square_buffer(o->n_train);
@@ -163,6 +171,8 @@ static int observing_fresh_start(exact_observing *o, const akt_spec *spec, akt_e
     const akt_split *split = method_split(o->data, train);
     size_t n = o->n_train;
     double s_h = spec->network.hidden_scale, s_z = spec->network.readout_scale;
+    if (!o->train_measured)
+        return AKT_OK;
     if (n && akt_gram(split->x, n, split->x, n, o->data->dim, o->Phi_train) != AKT_OK)
         return akt_out_of_memory(err, "the Gram kernel");
     for (size_t i = 0; i < n * n; i++)
@@ -180,9 +190,9 @@ static int exact_source_kernel(const void *source, const akt_spec *spec, const d
 static int observing_source_phi(exact_observing *o, const exact_source *source,
                                 const akt_spec *spec, akt_error *err)
 {
-    if (!source->moments && !source->beta)
-        return AKT_OK;
     const akt_split *target = &o->data->target;
+    if ((!source->moments && !source->beta) || target->rows > METHOD_OBSERVABLE_MAX_POINTS)
+        return AKT_OK;
     if (!(o->source_phi = square_buffer(target->rows)))
         return akt_out_of_memory(err, "the source kernel");
     return exact_source_kernel(source, spec, target->x, target->rows, target->x, target->rows,
@@ -195,8 +205,11 @@ static int observing_kernels(exact_observing *o, double z_square, double *observ
 {
     fill_constant(o->G_train, o->n_train, z_square);
     fill_constant(o->G_test, o->n_test, z_square);
-    return method_kernel_observables(o->data, o->regime, o->Phi_train, o->G_train, o->Phi_test,
-                                     o->G_test, o->ntk_start, o->source_phi, observables, err);
+    bool train = o->train_measured, test = o->test_measured;
+    return method_kernel_observables(o->data, o->regime, train ? o->Phi_train : NULL,
+                                     train ? o->G_train : NULL, test ? o->Phi_test : NULL,
+                                     test ? o->G_test : NULL, train ? o->ntk_start : NULL,
+                                     o->source_phi, observables, err);
 }
 
 /* Phi = X <w w'> X' / D on one split (n x n) as two matrix products through the n x D buffer
@@ -678,7 +691,7 @@ static int exact_joint(const akt_spec *spec, const akt_data *data, exact_source 
         return status;
     status = observing_source_phi(&observing, state, spec, err);
     akt_moments_start_target(state->moments, spec->target.readout_init);
-    if (status == AKT_OK) {
+    if (status == AKT_OK && observing.source_phi) {
         fill_constant(observing.G_train, observing.n_train, akt_moments_matrix(state->moments)[0]);
         status = method_ntk(data, AKT_POINTS_TARGET_TRAIN, observing.source_phi, observing.G_train,
                             observing.ntk_start, err);
@@ -775,6 +788,10 @@ static int exact_readout_kernel_test(void *state, size_t replica, double *K_test
     (void)replica;
     exact_state *e = state;
     const akt_split *test = &e->data->test;
+    if (test->rows > METHOD_OBSERVABLE_MAX_POINTS) { /* not measured: NAN alignment */
+        fill_constant(K_test, test->rows, NAN);
+        return AKT_OK;
+    }
     return exact_source_kernel(&e->source, e->spec, test->x, test->rows, test->x, test->rows,
                                e->data->dim, K_test, err);
 }
@@ -832,12 +849,12 @@ static const char *exact_no_trajectory(const akt_spec *spec, akt_regime regime)
 /* The (1 + 2D)^2 moment state with the stepper's copies, the D x D Gram of the closed-form
  * fixed point (and its factorisation), the readout kernels P x P, M x P, and the observables'
  * kernels on a split (Phi, G, the Gram, the NTK and the solve layer's test kernel: 5 T^2, T the
- * largest split) with its T x D projection. */
+ * largest split measured) with its T x D projection. */
 static double exact_memory_gib(const akt_spec *spec, const akt_data *data)
 {
     method_sizes s = method_sizes_of(spec, data);
     double P = fmax(s.P1, s.P2), M = s.P1 + s.P2 + s.test + s.source_test;
-    double T = fmax(P, fmax(s.test, s.source_test));
+    double T = fmin(fmax(P, fmax(s.test, s.source_test)), METHOD_OBSERVABLE_MAX_POINTS);
     double n = 1.0 + 2.0 * s.D;
     double doubles = EXACT_STATE_COPIES * n * n + 3.0 * s.D * s.D + P * P + M * P +
                      5.0 * T * T + T * s.D;

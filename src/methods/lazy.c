@@ -293,7 +293,11 @@ static int lazy_observables(const akt_spec *spec, const akt_data *data, akt_regi
     akt_points train, test;
     method_regime_points(regime, &train, &test);
     const akt_split *train_split = method_split(data, train), *test_split = method_split(data, test);
-    size_t a = train_split->rows, b = test_split->rows, dim = data->dim;
+    /* Splits beyond METHOD_OBSERVABLE_MAX_POINTS are not measured (n 0, kernels NULL). */
+    bool train_measured = train_split->rows <= METHOD_OBSERVABLE_MAX_POINTS;
+    bool test_measured = test_split->rows <= METHOD_OBSERVABLE_MAX_POINTS;
+    size_t a = train_measured ? train_split->rows : 0, b = test_measured ? test_split->rows : 0;
+    size_t dim = data->dim;
     double s_h = spec->network.hidden_scale, s_z2 = spec->network.readout_scale *
                                                     spec->network.readout_scale;
     bool zero_readout = regime == AKT_REGIME_JOINT &&
@@ -318,12 +322,17 @@ static int lazy_observables(const akt_spec *spec, const akt_data *data, akt_regi
             G_train[i] *= readout_variance;
         for (size_t i = 0; i < b * b; i++)
             G_test[i] *= readout_variance;
-        status = method_ntk(data, train, Phi_train, G_train, ntk_start, err);
+        if (train_measured)
+            status = method_ntk(data, train, Phi_train, G_train, ntk_start, err);
     }
     /* Scratch and joint train on the target points, where Phi_s = Phi0 = Phi_train. */
     if (status == AKT_OK)
-        status = method_kernel_observables(data, regime, Phi_train, G_train, Phi_test, G_test,
-                                           ntk_start, Phi_train, observables, err);
+        status = method_kernel_observables(data, regime, train_measured ? Phi_train : NULL,
+                                           train_measured ? G_train : NULL,
+                                           test_measured ? Phi_test : NULL,
+                                           test_measured ? G_test : NULL,
+                                           train_measured ? ntk_start : NULL,
+                                           train_measured ? Phi_train : NULL, observables, err);
     if (status == AKT_OK && regime == AKT_REGIME_JOINT) {
         akt_readout_init init = spec->target.readout_init;
         observables[AKT_OBSERVABLE_HIDDEN_DISTANCE] = 0.0;
@@ -465,6 +474,11 @@ static int lazy_readout_kernel_test(void *state, size_t replica, double *K_test,
     lazy_state *l = state;
     const akt_split *test = &l->data->test;
     double s_h = l->spec->network.hidden_scale;
+    if (test->rows > METHOD_OBSERVABLE_MAX_POINTS) { /* not measured: NAN alignment */
+        for (size_t i = 0; i < test->rows * test->rows; i++)
+            K_test[i] = NAN;
+        return AKT_OK;
+    }
     return akt_lazy_kernel_matrix_scaled(l->spec->network.activation, s_h * s_h, test->x,
                                          test->rows, test->x, test->rows, l->data->dim, K_test,
                                          NULL, err);
@@ -489,12 +503,12 @@ static const char *lazy_no_trajectory(const akt_spec *spec, akt_regime regime)
 
 /* NNGP and derivative kernels on the training points and on the queries, the
  * eigendecomposition's copy and workspace, and the observables' kernels on a split (Phi, G, the
- * Gram, the NTK and the solve layer's test kernel: 5 T^2, T the largest split). */
+ * Gram, the NTK and the solve layer's test kernel: 5 T^2, T the largest split measured). */
 static double lazy_memory_gib(const akt_spec *spec, const akt_data *data)
 {
     method_sizes s = method_sizes_of(spec, data);
     double P = fmax(s.P1, s.P2), M = s.P1 + s.P2 + s.test + s.source_test;
-    double T = fmax(P, fmax(s.test, s.source_test));
+    double T = fmin(fmax(P, fmax(s.test, s.source_test)), METHOD_OBSERVABLE_MAX_POINTS);
     return (4.0 * P * P + 2.0 * M * P + 5.0 * T * T) * sizeof(double) / AKT_BYTES_PER_GIB;
 }
 
