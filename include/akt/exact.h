@@ -59,12 +59,32 @@ void akt_moments_init_fresh(akt_moments *m);
 void akt_moments_init_scaled(akt_moments *m, double hidden_scale, double readout_scale);
 
 /* Turns a trained state into the start of a joint target phase: w_src := w (frozen copy),
- * readout z := 0, z (kept), or fresh N(0, s_z^2) independent of everything. */
+ * readout z := 0, z (kept), or fresh N(0, s_z^2) independent of everything. The source readout
+ * z_src := z is tracked as well (<v z_src> follows the flow; akt_moments_readout_distance). */
 void akt_moments_start_target(akt_moments *m, akt_readout_init readout_init);
 
 /* Replaces the state by the n x n symmetric matrix S (row-major), n = 1 + D (no source block) or
- * 1 + 2D (with source block): e.g. a finite network's empirical moments. AKT_ERR_INPUT otherwise. */
+ * 1 + 2D (with source block): e.g. a finite network's empirical moments. AKT_ERR_INPUT otherwise.
+ * The source readout is no longer tracked. */
 int akt_moments_set(akt_moments *m, const double *S, size_t n, akt_error *err);
+
+/* Tracks the source readout z_src from the current state (which needs a source block, else
+ * AKT_ERR_INPUT): c = <v z_src> (n = 1 + 2D values in v's order z, w, w_src) and <z_src^2>, e.g.
+ * a finite network's empirical moments after akt_moments_set. */
+int akt_moments_set_source_readout(akt_moments *m, const double *c, double z_src_square,
+                                   akt_error *err);
+
+/* The integrated state (the moments and the tracked source readout): its length in doubles, a
+ * copy of it into state, and back from state, to run a phase again from the same start (the
+ * state's size and tracking must not have changed since the save: a flow does not change them). */
+size_t akt_moments_state_length(const akt_moments *m);
+void akt_moments_save(const akt_moments *m, double *state);
+void akt_moments_restore(akt_moments *m, const double *state);
+
+/* The joint phase's distances from the source (README "Observables"): tr <(w - w_src)(w - w_src)'>
+ * / D, NAN without a source block; <(z - z_src)^2>, NAN when the source readout is not tracked. */
+double akt_moments_hidden_distance(const akt_moments *m);
+double akt_moments_readout_distance(const akt_moments *m);
 
 /* The current state: its size n (1 + D or 1 + 2D) and the n x n row-major matrix. */
 size_t akt_moments_size(const akt_moments *m);

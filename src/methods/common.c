@@ -223,9 +223,11 @@ int method_kernel_observables(const akt_data *data, akt_regime regime, const dou
     akt_points train, test;
     method_regime_points(regime, &train, &test);
     const akt_split *train_split = method_split(data, train), *test_split = method_split(data, test);
-    double *C_train = split_gram(data, train, err);
-    double *C_test = C_train ? split_gram(data, test, err) : NULL;
-    int status = C_train && C_test ? AKT_OK : (err ? err->status : AKT_ERR_MEMORY);
+    /* A split without kernels needs no Gram kernel. */
+    double *C_train = Phi_train ? split_gram(data, train, err) : NULL;
+    double *C_test = Phi_test && (C_train || !Phi_train) ? split_gram(data, test, err) : NULL;
+    int status = (C_train || !Phi_train) && (C_test || !Phi_test)
+                     ? AKT_OK : (err ? err->status : AKT_ERR_MEMORY);
     if (status == AKT_OK) {
         akt_regime_kernels kernels = {
             .Phi_train = Phi_train, .G_train = G_train, .C_train = C_train,

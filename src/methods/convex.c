@@ -12,6 +12,7 @@
 
 #include "akt/activation.h"
 #include "akt/convex.h"
+#include "akt/exact.h"
 #include "core/util.h"
 #include "methods/common.h"
 
@@ -112,6 +113,139 @@ static int convex_kernels(const akt_observer *observer, akt_regime regime, const
 }
 
 
+/* ---- observables (README "Observables") ---- */
+
+/* An atom closer to a kink of a point than this (|u.x| / |x|, u a unit vector) sits on it: the
+ * oracle's exact cone projections put atoms on kinks to round-off, far below this, while an
+ * atom genuinely off a kink keeps a margin far above it. */
+#define CONVEX_KINK_TOLERANCE 1e-9
+
+/* G = gamma sum_k |c_k| phi'(u_k.x/sqrt(D)) phi'(u_k.x'/sqrt(D)) on the n rows of X (n x n),
+ * the balanced stationary neurons' <z^2 phi'(h) phi'(h')> (convex_kernels). For relu it is
+ * undefined when an atom sits on a kink of one of the points (phi' jumps there, and the neurons
+ * of a population keep crossing it: THEORY.md section 2): then *defined is false. */
+static int convex_slope_kernel(const akt_convex_solution *solution, akt_activation activation,
+                               double gamma, const double *X, size_t n, size_t dim, double *G,
+                               bool *defined, akt_error *err)
+{
+    size_t K = solution->K;
+    *defined = true;
+    memset(G, 0, n * n * sizeof *G);
+    if (K == 0 || n == 0)
+        return AKT_OK;
+    double *slopes = malloc(K * n * sizeof *slopes);
+    if (!slopes)
+        return akt_out_of_memory(err, "the observables' kernels");
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)K, (int)n, (int)dim, 1.0,
+                solution->U, (int)dim, X, (int)dim, 0.0, slopes, (int)n);
+    for (size_t k = 0; k < K; k++) {
+        double weight = sqrt(gamma * fabs(solution->c[k]));
+        for (size_t i = 0; i < n; i++) {
+            double *v = &slopes[k * n + i];
+            double norm = cblas_dnrm2((int)dim, X + i * dim, 1);
+            if (activation != AKT_ACTIVATION_LINEAR && fabs(*v) <= CONVEX_KINK_TOLERANCE * norm)
+                *defined = false;
+            *v = activation == AKT_ACTIVATION_LINEAR || *v > 0.0 ? weight : 0.0;
+        }
+    }
+    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)n, (int)K, 1.0, slopes, (int)n, 0.0,
+                G, (int)n);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < i; j++)
+            G[i * n + j] = G[j * n + i];
+    free(slopes);
+    return AKT_OK;
+}
+
+/* The NTK of the initial network on the regime's training points (closed forms, layer scales of
+ * THEORY.md section 1): where feature learning is measured from. */
+static int convex_initial_ntk(const akt_spec *spec, const akt_data *data, akt_points points,
+                              double *K, akt_error *err)
+{
+    const akt_split *split = method_split(data, points);
+    size_t n = split->rows;
+    double s_h = spec->network.hidden_scale, s_z = spec->network.readout_scale;
+    double *Phi0 = malloc((n * n + 1) * sizeof *Phi0), *G0 = malloc((n * n + 1) * sizeof *G0);
+    int status = Phi0 && G0 ? AKT_OK : akt_out_of_memory(err, "the initial kernels");
+    if (status == AKT_OK)
+        status = akt_lazy_kernel_matrix_scaled(spec->network.activation, s_h * s_h, split->x, n,
+                                               split->x, n, data->dim, Phi0, G0, err);
+    if (status == AKT_OK) {
+        for (size_t i = 0; i < n * n; i++)
+            G0[i] *= s_z * s_z;
+        status = method_ntk(data, points, Phi0, G0, K, err);
+    }
+    free(Phi0);
+    free(G0);
+    return status;
+}
+
+/* The observables of a phase at its convex optimum: Phi in closed form; G from the balanced
+ * neurons (|z| = |w| at every stationary neuron with weight decay, since phi'(h) h = phi(h):
+ * lambda |w|^2 = gamma z sum Delta phi'(h) h = gamma z sum Delta phi(h) = lambda z^2), where
+ * defined (relu: no atom on a kink of the split's points; NAN NTK observables otherwise);
+ * retention against the source's atoms (source: NULL). */
+static int convex_observables(const akt_spec *spec, const akt_data *data, akt_regime regime,
+                              const akt_convex_solution *solution, double gamma,
+                              const akt_convex_solution *source, double *observables,
+                              akt_error *err)
+{
+    akt_points train, test;
+    method_regime_points(regime, &train, &test);
+    const akt_split *train_split = method_split(data, train), *test_split = method_split(data, test);
+    /* Splits beyond METHOD_OBSERVABLE_MAX_POINTS are not measured (n 0, kernels NULL). */
+    bool train_measured = train_split->rows <= METHOD_OBSERVABLE_MAX_POINTS;
+    bool test_measured = test_split->rows <= METHOD_OBSERVABLE_MAX_POINTS;
+    size_t a = train_measured ? train_split->rows : 0, b = test_measured ? test_split->rows : 0;
+    size_t dim = data->dim;
+    akt_activation activation = spec->network.activation;
+    double *Phi_train = malloc((a * a + 1) * sizeof *Phi_train);
+    double *G_train = malloc((a * a + 1) * sizeof *G_train);
+    double *ntk_start = malloc((a * a + 1) * sizeof *ntk_start);
+    double *Phi_test = malloc((b * b + 1) * sizeof *Phi_test);
+    double *G_test = malloc((b * b + 1) * sizeof *G_test);
+    double *source_phi = NULL;
+    int status = Phi_train && G_train && ntk_start && Phi_test && G_test
+                     ? AKT_OK : akt_out_of_memory(err, "the observables' kernels");
+    bool train_defined = false, test_defined = false;
+    if (status == AKT_OK)
+        status = akt_convex_kernel(solution, activation, gamma, train_split->x, a, train_split->x,
+                                   a, dim, Phi_train, err);
+    if (status == AKT_OK)
+        status = akt_convex_kernel(solution, activation, gamma, test_split->x, b, test_split->x, b,
+                                   dim, Phi_test, err);
+    if (status == AKT_OK)
+        status = convex_slope_kernel(solution, activation, gamma, train_split->x, a, dim, G_train,
+                                     &train_defined, err);
+    if (status == AKT_OK)
+        status = convex_slope_kernel(solution, activation, gamma, test_split->x, b, dim, G_test,
+                                     &test_defined, err);
+    if (status == AKT_OK && train_measured)
+        status = convex_initial_ntk(spec, data, train, ntk_start, err);
+    if (status == AKT_OK && source && regime != AKT_REGIME_SOURCE && train_measured) {
+        const akt_split *target = &data->target;
+        source_phi = malloc((target->rows * target->rows + 1) * sizeof *source_phi);
+        status = source_phi ? akt_convex_kernel(source, activation, spec->source.gamma, target->x,
+                                                target->rows, target->x, target->rows, dim,
+                                                source_phi, err)
+                            : akt_out_of_memory(err, "the source kernel");
+    }
+    if (status == AKT_OK)
+        status = method_kernel_observables(data, regime, train_measured ? Phi_train : NULL,
+                                           train_measured && train_defined ? G_train : NULL,
+                                           test_measured ? Phi_test : NULL,
+                                           test_measured && test_defined ? G_test : NULL,
+                                           train_measured ? ntk_start : NULL, source_phi,
+                                           observables, err);
+    free(Phi_train);
+    free(G_train);
+    free(ntk_start);
+    free(Phi_test);
+    free(G_test);
+    free(source_phi);
+    return status;
+}
+
 /* ---- the method type ------------------------------------------------------------------------- */
 
 typedef struct {
@@ -153,6 +287,9 @@ static int convex_source(void *state, size_t replica, akt_result *result, akt_er
                               CONVEX_STREAM_SOURCE, &c->source, result, err);
     c->used = &c->source;
     if (status == AKT_OK)
+        status = convex_observables(spec, data, AKT_REGIME_SOURCE, &c->source, spec->source.gamma,
+                                    NULL, result->observables, err);
+    if (status == AKT_OK)
         status = convex_kernels(c->observer, AKT_REGIME_SOURCE, spec, data, &c->source,
                                 spec->source.gamma, err);
     return status;
@@ -168,6 +305,9 @@ static int convex_scratch(void *state, size_t replica, akt_result *result, akt_e
     int status = convex_phase(spec, &data->target, &data->test, data->dim, spec->target.gamma,
                               spec->target.weight_decay, CONVEX_STREAM_SCRATCH, &scratch, result,
                               err);
+    if (status == AKT_OK)
+        status = convex_observables(spec, data, AKT_REGIME_SCRATCH, &scratch, spec->target.gamma,
+                                    c->used, result->observables, err);
     if (status == AKT_OK)
         status = convex_kernels(c->observer, AKT_REGIME_SCRATCH, spec, data, &scratch,
                                 spec->target.gamma, err);
@@ -190,6 +330,22 @@ static int convex_readout_kernel(void *state, size_t replica, double *K, double 
         status = convex_source_kernel(c->used, c->spec, query, M, train->x, P, D, K_cross, err);
     free(query);
     return status;
+}
+
+/* Phi_s on the target test points, for the readout regime's test-split alignment. */
+static int convex_readout_kernel_test(void *state, size_t replica, double *K_test,
+                                      akt_error *err)
+{
+    (void)replica;
+    convex_state *c = state;
+    const akt_split *test = &c->data->test;
+    if (test->rows > METHOD_OBSERVABLE_MAX_POINTS) { /* not measured: NAN alignment */
+        for (size_t i = 0; i < test->rows * test->rows; i++)
+            K_test[i] = NAN;
+        return AKT_OK;
+    }
+    return convex_source_kernel(c->used, c->spec, test->x, test->rows, test->x, test->rows,
+                                c->data->dim, K_test, err);
 }
 
 static void convex_kept_free(void *kept)
@@ -291,6 +447,7 @@ const akt_method_type akt_method_convex = {
     .source = convex_source,
     .scratch = convex_scratch,
     .readout_kernel = convex_readout_kernel,
+    .readout_kernel_test = convex_readout_kernel_test,
     .source_keys = method_source_keys,
     .keep_source = convex_keep,
     .restore_source = convex_restore,

@@ -14,6 +14,7 @@
 #include <gsl/gsl_odeiv2.h>
 
 #include "akt/exact.h"
+#include "akt/observables.h"
 #include "core/util.h"
 #include "methods/common.h"
 
@@ -189,61 +190,183 @@ static int lazy_plain_phase(const akt_spec *spec, const akt_split *train, const 
     return status;
 }
 
-/* Joint regime in the lazy limit. The hidden weights equal their initial values to O(gamma),
- * so the target starts from the same kernels: with readout_init zero the readout is O(gamma),
- * G = <z^2 phi'^2> vanishes and only Phi0 acts; with source or random readouts (<z^2> = s_z^2) the
- * hidden part G0 C acts as well and feels the elastic pull. readout_init source starts from
- * (gamma1/gamma2) times the source predictor. */
-static int lazy_joint(const akt_spec *spec, const akt_data *data, const double *source_on_target,
-                      akt_result *result, akt_error *err)
+/* Joint regime in the lazy limit on the workspace's queries [target train; queried rows], from
+ * f_init on them. The hidden weights equal their initial values to O(gamma), so the target
+ * starts from the same kernels: with readout_init zero the readout is O(gamma), G = <z^2 phi'^2>
+ * vanishes and only Phi0 acts; with source or random readouts (<z^2> = s_z^2) the hidden part
+ * G0 C acts as well and feels the elastic pull. readout_init source starts from (gamma1/gamma2)
+ * times the source predictor. */
+static int lazy_joint_flow(const akt_spec *spec, const akt_data *data, lazy_workspace *w,
+                           const double *f_init, double *f, long *iterations, akt_error *err)
 {
-    lazy_workspace w;
-    int status = lazy_workspace_build(&w, spec, &data->target, &data->test,
-                                      NULL, 0, data->dim, err);
-    if (status != AKT_OK)
-        return status;
-    double *f = malloc(w.q * sizeof *f);
-    double *f_init = calloc(w.q, sizeof *f_init);
-    double *r = malloc(w.P * sizeof *r);
-    if (!f || !f_init || !r) {
-        status = akt_out_of_memory(err, "predictions");
-        goto done;
-    }
-    if (spec->target.readout_init == AKT_READOUT_SOURCE)
-        for (size_t i = 0; i < w.q; i++)
-            f_init[i] = spec->source.gamma / spec->target.gamma * source_on_target[i];
-
+    double *r = malloc((w->P ? w->P : 1) * sizeof *r);
+    if (!r)
+        return akt_out_of_memory(err, "predictions");
+    int status;
     if (spec->target.readout_init == AKT_READOUT_ZERO) {
-        status = akt_kernel_flow_predict(w.nngp, w.P, w.nngp_cross, w.q, data->target.y, NULL,
+        status = akt_kernel_flow_predict(w->nngp, w->P, w->nngp_cross, w->q, data->target.y, NULL,
                                          NULL, spec->target.time, f, err);
     } else if (spec->target.elastic == 0.0) {
-        status = lazy_ntk_flow(&w, data->target.y, f_init, spec->target.time, f, err);
+        status = lazy_ntk_flow(w, data->target.y, f_init, spec->target.time, f, err);
     } else if (spec->target.time == AKT_TIME_CONVERGE) {
         /* The pulled part decays, so the flow ends interpolating through Phi0 alone. */
-        for (size_t i = 0; i < w.P; i++)
+        for (size_t i = 0; i < w->P; i++)
             r[i] = data->target.y[i] - f_init[i];
-        status = akt_ridge_predict(w.nngp, w.P, w.nngp_cross, w.q, r, 0.0, f, err);
-        for (size_t i = 0; status == AKT_OK && i < w.q; i++)
+        status = akt_ridge_predict(w->nngp, w->P, w->nngp_cross, w->q, r, 0.0, f, err);
+        for (size_t i = 0; status == AKT_OK && i < w->q; i++)
             f[i] += f_init[i];
     } else {
-        for (size_t i = 0; i < w.P; i++)
+        for (size_t i = 0; i < w->P; i++)
             r[i] = data->target.y[i] - f_init[i];
-        pulled_flow flow = {w.nngp, w.tangent, r, w.P, spec->target.elastic};
-        status = pulled_flow_predict(&flow, w.nngp_cross, w.tangent_cross, w.q,
-                                     spec->target.time, f, &result->iterations, err);
-        for (size_t i = 0; status == AKT_OK && i < w.q; i++)
+        pulled_flow flow = {w->nngp, w->tangent, r, w->P, spec->target.elastic};
+        status = pulled_flow_predict(&flow, w->nngp_cross, w->tangent_cross, w->q,
+                                     spec->target.time, f, iterations, err);
+        for (size_t i = 0; status == AKT_OK && i < w->q; i++)
             f[i] += f_init[i];
     }
+    free(r);
+    return status;
+}
+
+/* The lazy joint predictor on [target train; queried split] (f, P2 + rows values) from the
+ * source predictor on the target training points and on the queried split. */
+static int lazy_joint_on(const akt_spec *spec, const akt_data *data, const akt_split *queried,
+                         const double *source_on_train, const double *source_on_queried,
+                         double *f, long *iterations, akt_error *err)
+{
+    lazy_workspace w;
+    int status = lazy_workspace_build(&w, spec, &data->target, queried, NULL, 0, data->dim, err);
+    if (status != AKT_OK)
+        return status;
+    double *f_init = calloc(w.q ? w.q : 1, sizeof *f_init);
+    if (!f_init) {
+        lazy_workspace_free(&w);
+        return akt_out_of_memory(err, "predictions");
+    }
+    if (spec->target.readout_init == AKT_READOUT_SOURCE) {
+        double ratio = spec->source.gamma / spec->target.gamma;
+        for (size_t i = 0; i < w.P; i++)
+            f_init[i] = ratio * source_on_train[i];
+        for (size_t i = w.P; i < w.q; i++)
+            f_init[i] = ratio * source_on_queried[i - w.P];
+    }
+    status = lazy_joint_flow(spec, data, &w, f_init, f, iterations, err);
+    free(f_init);
+    lazy_workspace_free(&w);
+    return status;
+}
+
+/* The source test loss of the joint regime (forgetting): the same flow queried on the source
+ * test split (a second, independent solve of the small target system, so the reported target
+ * losses are computed exactly as without it). NAN without source test points. */
+static int lazy_source_test_loss(const akt_spec *spec, const akt_data *data,
+                                 const double *source_on_train,
+                                 const double *source_on_source_test, double *loss,
+                                 akt_error *err)
+{
+    const akt_split *source_test = &data->source_test;
+    *loss = NAN;
+    if (source_test->rows == 0)
+        return AKT_OK;
+    double *f = malloc((data->target.rows + source_test->rows) * sizeof *f);
+    if (!f)
+        return akt_out_of_memory(err, "predictions");
+    long iterations = 0;
+    int status = lazy_joint_on(spec, data, source_test, source_on_train, source_on_source_test,
+                               f, &iterations, err);
+    if (status == AKT_OK)
+        *loss = akt_mean_squared_error(f + data->target.rows, source_test->y, source_test->rows);
+    free(f);
+    return status;
+}
+
+/* The lazy limit's observables: the kernels are the initial ones, Phi0 and G0 = s_z^2
+ * <phi'(h) phi'(h')> (0 in the joint regime with readout_init zero, whose readout is O(gamma)),
+ * on the regime's splits; the phase starts and ends with the same NTK (feature learning 0) and
+ * the source kernel is Phi0 too (retention CKA(Phi0, Phi0) = 1). In the joint regime the hidden
+ * weights stay at the source's (distance 0) and the readout z = z0 + O(gamma) against
+ * z_src = z_src0 + O(gamma): <(z - z_src)^2> is 0 with the source readout kept, s_z^2 from a zero
+ * readout and 2 s_z^2 from a fresh one. */
+static int lazy_observables(const akt_spec *spec, const akt_data *data, akt_regime regime,
+                            double *observables, akt_error *err)
+{
+    akt_points train, test;
+    method_regime_points(regime, &train, &test);
+    const akt_split *train_split = method_split(data, train), *test_split = method_split(data, test);
+    /* Splits beyond METHOD_OBSERVABLE_MAX_POINTS are not measured (n 0, kernels NULL). */
+    bool train_measured = train_split->rows <= METHOD_OBSERVABLE_MAX_POINTS;
+    bool test_measured = test_split->rows <= METHOD_OBSERVABLE_MAX_POINTS;
+    size_t a = train_measured ? train_split->rows : 0, b = test_measured ? test_split->rows : 0;
+    size_t dim = data->dim;
+    double s_h = spec->network.hidden_scale, s_z2 = spec->network.readout_scale *
+                                                    spec->network.readout_scale;
+    bool zero_readout = regime == AKT_REGIME_JOINT &&
+                        spec->target.readout_init == AKT_READOUT_ZERO;
+    double *Phi_train = malloc((a * a + 1) * sizeof *Phi_train);
+    double *G_train = malloc((a * a + 1) * sizeof *G_train);
+    double *ntk_start = malloc((a * a + 1) * sizeof *ntk_start);
+    double *Phi_test = malloc((b * b + 1) * sizeof *Phi_test);
+    double *G_test = malloc((b * b + 1) * sizeof *G_test);
+    int status = Phi_train && G_train && ntk_start && Phi_test && G_test
+                     ? AKT_OK : akt_out_of_memory(err, "the observables' kernels");
+    if (status == AKT_OK)
+        status = akt_lazy_kernel_matrix_scaled(spec->network.activation, s_h * s_h,
+                                               train_split->x, a, train_split->x, a, dim,
+                                               Phi_train, G_train, err);
+    if (status == AKT_OK)
+        status = akt_lazy_kernel_matrix_scaled(spec->network.activation, s_h * s_h, test_split->x,
+                                               b, test_split->x, b, dim, Phi_test, G_test, err);
+    if (status == AKT_OK) {
+        double readout_variance = zero_readout ? 0.0 : s_z2;
+        for (size_t i = 0; i < a * a; i++)
+            G_train[i] *= readout_variance;
+        for (size_t i = 0; i < b * b; i++)
+            G_test[i] *= readout_variance;
+        if (train_measured)
+            status = method_ntk(data, train, Phi_train, G_train, ntk_start, err);
+    }
+    /* Scratch and joint train on the target points, where Phi_s = Phi0 = Phi_train. */
+    if (status == AKT_OK)
+        status = method_kernel_observables(data, regime, train_measured ? Phi_train : NULL,
+                                           train_measured ? G_train : NULL,
+                                           test_measured ? Phi_test : NULL,
+                                           test_measured ? G_test : NULL,
+                                           train_measured ? ntk_start : NULL,
+                                           train_measured ? Phi_train : NULL, observables, err);
+    if (status == AKT_OK && regime == AKT_REGIME_JOINT) {
+        akt_readout_init init = spec->target.readout_init;
+        observables[AKT_OBSERVABLE_HIDDEN_DISTANCE] = 0.0;
+        observables[AKT_OBSERVABLE_READOUT_DISTANCE] =
+            init == AKT_READOUT_SOURCE ? 0.0 : init == AKT_READOUT_ZERO ? s_z2 : 2.0 * s_z2;
+    }
+    free(Phi_train);
+    free(G_train);
+    free(ntk_start);
+    free(Phi_test);
+    free(G_test);
+    return status;
+}
+
+/* Joint regime in the lazy limit on the target train and test points. */
+static int lazy_joint(const akt_spec *spec, const akt_data *data, const double *source_on_target,
+                      const double *source_on_source_test, akt_result *result, akt_error *err)
+{
+    size_t q = data->target.rows + data->test.rows;
+    double *f = malloc((q ? q : 1) * sizeof *f);
+    if (!f)
+        return akt_out_of_memory(err, "predictions");
+    int status = lazy_joint_on(spec, data, &data->test, source_on_target,
+                               source_on_target + data->target.rows, f, &result->iterations, err);
     if (status == AKT_OK) {
         method_set_losses(result, f, &data->target, &data->test);
         result->integration_error = 0.0;   /* closed form */
         result->converged = true;
+        status = lazy_observables(spec, data, AKT_REGIME_JOINT, result->observables, err);
     }
-done:
+    if (status == AKT_OK)
+        status = lazy_source_test_loss(spec, data, source_on_target, source_on_source_test,
+                                       &result->observables[AKT_OBSERVABLE_SOURCE_TEST_LOSS], err);
     free(f);
-    free(f_init);
-    free(r);
-    lazy_workspace_free(&w);
     return status;
 }
 
@@ -297,6 +420,8 @@ static int lazy_source(void *state, size_t replica, akt_result *result, akt_erro
                                   target_rows, data->dim, l->spec->source.time, l->f_source,
                                   result, err);
     free(target_query);
+    if (status == AKT_OK)
+        status = lazy_observables(l->spec, data, AKT_REGIME_SOURCE, result->observables, err);
     return status;
 }
 
@@ -311,6 +436,8 @@ static int lazy_scratch(void *state, size_t replica, akt_result *result, akt_err
     int status = lazy_plain_phase(l->spec, &data->target, &data->test, NULL, 0, data->dim,
                                   l->spec->target.time, f, result, err);
     free(f);
+    if (status == AKT_OK)
+        status = lazy_observables(l->spec, data, AKT_REGIME_SCRATCH, result->observables, err);
     return status;
 }
 
@@ -336,7 +463,25 @@ static int lazy_joint_op(void *state, size_t replica, akt_result *result, akt_er
     (void)replica;
     lazy_state *l = state;
     size_t source_rows = l->data->source.rows + l->data->source_test.rows;
-    return lazy_joint(l->spec, l->data, l->f_source + source_rows, result, err);
+    return lazy_joint(l->spec, l->data, l->f_source + source_rows,
+                      l->f_source + l->data->source.rows, result, err);
+}
+
+/* Phi0 on the target test points (the lazy source kernel), for the readout regime. */
+static int lazy_readout_kernel_test(void *state, size_t replica, double *K_test, akt_error *err)
+{
+    (void)replica;
+    lazy_state *l = state;
+    const akt_split *test = &l->data->test;
+    double s_h = l->spec->network.hidden_scale;
+    if (test->rows > METHOD_OBSERVABLE_MAX_POINTS) { /* not measured: NAN alignment */
+        for (size_t i = 0; i < test->rows * test->rows; i++)
+            K_test[i] = NAN;
+        return AKT_OK;
+    }
+    return akt_lazy_kernel_matrix_scaled(l->spec->network.activation, s_h * s_h, test->x,
+                                         test->rows, test->x, test->rows, l->data->dim, K_test,
+                                         NULL, err);
 }
 
 static int lazy_applies(const akt_spec *spec, akt_regime regime, akt_error *err)
@@ -356,13 +501,15 @@ static const char *lazy_no_trajectory(const akt_spec *spec, akt_regime regime)
     return ", whose kernel flow is solved in closed form (no time steps)";
 }
 
-/* NNGP and derivative kernels on the training points and on the queries, and the
- * eigendecomposition's copy and workspace. */
+/* NNGP and derivative kernels on the training points and on the queries, the
+ * eigendecomposition's copy and workspace, and the observables' kernels on a split (Phi, G, the
+ * Gram, the NTK and the solve layer's test kernel: 5 T^2, T the largest split measured). */
 static double lazy_memory_gib(const akt_spec *spec, const akt_data *data)
 {
     method_sizes s = method_sizes_of(spec, data);
     double P = fmax(s.P1, s.P2), M = s.P1 + s.P2 + s.test + s.source_test;
-    return (4.0 * P * P + 2.0 * M * P) * sizeof(double) / AKT_BYTES_PER_GIB;
+    double T = fmin(fmax(P, fmax(s.test, s.source_test)), METHOD_OBSERVABLE_MAX_POINTS);
+    return (4.0 * P * P + 2.0 * M * P + 5.0 * T * T) * sizeof(double) / AKT_BYTES_PER_GIB;
 }
 
 const akt_method_type akt_method_lazy = {
@@ -376,5 +523,6 @@ const akt_method_type akt_method_lazy = {
     .source = lazy_source,
     .scratch = lazy_scratch,
     .readout_kernel = lazy_readout_kernel,
+    .readout_kernel_test = lazy_readout_kernel_test,
     .joint = lazy_joint_op,
 };

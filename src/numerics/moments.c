@@ -10,11 +10,25 @@
  * coupling gamma (e_z u' + u e_z'), so M S costs O(n^2), n = dim v, and one right-hand side costs
  * O(n^2 + P D), not O(n^3).
  *
- * Layout of v: index 0 is z, 1..D is w, 1+D..2D is w_src (present after start_target). */
+ * Layout of v: index 0 is z, 1..D is w, 1+D..2D is w_src (present after start_target).
+ *
+ * The source readout z_src. The distance a joint phase moves the readout, <(z - z_src)^2>, needs
+ * <z z_src>, which S does not hold: z_src is not a linear function of v (the source had D + 1
+ * independent directions per neuron, w_src keeps D of them), and with readout_init source the
+ * part of z_src outside the span of w_src moves z from the start. The exact route is to extend v
+ * by the constant z_src: dz_src/dt = 0, so the extra column c = <v z_src> obeys dc/dt = M c, the
+ * same linear map as S's w_src columns (which are <v w_src_k>, also of a constant), and
+ * <z_src^2> is a constant. The column rides after S in the integrated state (the "tracked
+ * readout", set by start_target) and does not feed back into S. The step-size control reads S
+ * only (leading_control), so the steps, and therefore S and every prediction, are bit for bit
+ * those without it; the column's accuracy is that of S's w_src columns, which the control does
+ * watch and which solve the same linear ODE (tests/exact/test_observables.c checks it against a
+ * finite network started from the same empirical moments). */
 #include "akt/exact.h"
 #include "core/util.h"
 
 #include <cblas.h>
+#include <stdbool.h>
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_odeiv2.h>
 #include <math.h>
@@ -38,8 +52,11 @@
 struct akt_moments {
     size_t D;
     size_t n;         /* 1 + D, or 1 + 2D with the source block */
-    double *S;        /* n x n, row-major; capacity (1 + 2D)^2 */
+    double *S;        /* n x n, row-major, then the tracked column (n values) when tracking;
+                         capacity (1 + 2D)^2 + 1 + 2D */
     double *scratch;  /* same capacity: start_target rebuilds S into it */
+    bool tracking;    /* the column c = <v z_src> follows S (a source block is present) */
+    double z_src_square;              /* <z_src^2> when tracking */
     double min_step;
     double readout_variance;          /* s_z^2 of the initial law: a fresh random readout's */
     akt_moments_observer observer;    /* NULL: none */
@@ -52,7 +69,7 @@ akt_moments *akt_moments_alloc(size_t D, akt_error *err)
         akt_error_set(err, AKT_ERR_INPUT, "moment closure: input dimension D is 0");
         return NULL;
     }
-    size_t capacity = (1 + 2 * D) * (1 + 2 * D);
+    size_t capacity = (1 + 2 * D) * (1 + 2 * D) + 1 + 2 * D;
     akt_moments *m = calloc(1, sizeof *m);
     if (m) {
         m->S = malloc(capacity * sizeof *m->S);
@@ -87,6 +104,7 @@ void akt_moments_init_fresh(akt_moments *m)
 void akt_moments_init_scaled(akt_moments *m, double hidden_scale, double readout_scale)
 {
     m->n = 1 + m->D;
+    m->tracking = false;
     m->readout_variance = readout_scale * readout_scale;
     memset(m->S, 0, m->n * m->n * sizeof *m->S);
     m->S[0] = m->readout_variance;
@@ -119,6 +137,15 @@ void akt_moments_start_target(akt_moments *m, akt_readout_init readout_init)
     } else if (readout_init == AKT_READOUT_RANDOM) {
         S[0] = m->readout_variance;
     }
+    /* The tracked column <v z_src> at the start: <z z_src> is <z_src^2> when the readout is
+     * kept and 0 when it is zero or fresh (independent of everything); w and w_src are the
+     * source's w, so both blocks hold the source's <w z>. */
+    double *c = S + n * n;
+    c[0] = readout_init == AKT_READOUT_SOURCE ? old[0] : 0.0;
+    for (size_t k = 0; k < D; k++)
+        c[1 + k] = c[1 + D + k] = old[1 + k];
+    m->z_src_square = old[0];
+    m->tracking = true;
     m->scratch = m->S;
     m->S = S;
     m->n = n;
@@ -136,7 +163,59 @@ int akt_moments_set(akt_moments *m, const double *S, size_t n, akt_error *err)
         for (size_t j = 0; j < n; j++)
             m->S[i * n + j] = 0.5 * (S[i * n + j] + S[j * n + i]);
     m->n = n;
+    m->tracking = false;
     return AKT_OK;
+}
+
+int akt_moments_set_source_readout(akt_moments *m, const double *c, double z_src_square,
+                                   akt_error *err)
+{
+    size_t n = m->n;
+    if (n != 1 + 2 * m->D)
+        return akt_error_set(err, AKT_ERR_INPUT, "moment closure: the source readout needs a "
+                             "state with a source block (size 1 + 2D)");
+    if (!akt_all_finite(c, n) || !isfinite(z_src_square))
+        return akt_error_set(err, AKT_ERR_NUMERIC, "moment closure: NaN or Inf in the source "
+                             "readout's moments");
+    memcpy(m->S + n * n, c, n * sizeof *c);
+    m->z_src_square = z_src_square;
+    m->tracking = true;
+    return AKT_OK;
+}
+
+size_t akt_moments_state_length(const akt_moments *m)
+{
+    return m->n * m->n + (m->tracking ? m->n : 0);
+}
+
+void akt_moments_save(const akt_moments *m, double *state)
+{
+    memcpy(state, m->S, akt_moments_state_length(m) * sizeof *state);
+}
+
+void akt_moments_restore(akt_moments *m, const double *state)
+{
+    memcpy(m->S, state, akt_moments_state_length(m) * sizeof *state);
+}
+
+/* tr <(w - w_src)(w - w_src)'> / D = tr(<w w'> - 2 <w w_src'> + <w_src w_src'>) / D. */
+double akt_moments_hidden_distance(const akt_moments *m)
+{
+    size_t D = m->D, n = m->n;
+    if (n != 1 + 2 * D)
+        return NAN;
+    double sum = 0.0;
+    for (size_t k = 1; k <= D; k++)
+        sum += m->S[k * n + k] - 2.0 * m->S[k * n + D + k] + m->S[(D + k) * n + D + k];
+    return sum / (double)D;
+}
+
+/* <(z - z_src)^2> = <z^2> - 2 <z z_src> + <z_src^2>, from the tracked column. */
+double akt_moments_readout_distance(const akt_moments *m)
+{
+    if (!m->tracking)
+        return NAN;
+    return m->S[0] - 2.0 * m->S[m->n * m->n] + m->z_src_square;
 }
 
 size_t akt_moments_size(const akt_moments *m)
@@ -193,6 +272,7 @@ void akt_moments_kernel(const akt_moments *m, const double *A, size_t a, const d
 
 typedef struct {
     size_t D, n, P;
+    bool tracking;      /* the tracked column c follows S in the state */
     const double *X, *y;
     double gamma, lambda, delta;
     double *error;      /* Delta = y - f(X), P */
@@ -236,6 +316,19 @@ static void linear_map_times_state(const flow_system *sys, const double *S, doub
         memset(T + (1 + D) * n, 0, D * n * sizeof *T);
 }
 
+/* dc/dt = M c for the tracked column (z_src is constant): the rows of M as in
+ * linear_map_times_state. */
+static void tracked_derivative(const flow_system *sys, const double *c, double *dc)
+{
+    size_t D = sys->D;
+    double decay = sys->lambda + sys->delta; /* tracking implies a source block */
+    dc[0] = -sys->lambda * c[0] + sys->gamma * cblas_ddot((int)D, c + 1, 1, sys->u, 1);
+    for (size_t k = 0; k < D; k++) {
+        dc[1 + k] = sys->gamma * sys->u[k] * c[0] - decay * c[1 + k] + sys->delta * c[1 + D + k];
+        dc[1 + D + k] = 0.0;
+    }
+}
+
 static int moment_derivative(double t, const double *S, double *dS, void *params)
 {
     (void)t;
@@ -251,9 +344,14 @@ static int moment_derivative(double t, const double *S, double *dS, void *params
             dS[i * n + j] = dS[j * n + i] = sum;
         }
     }
+    size_t length = n * n;
+    if (sys->tracking) {
+        tracked_derivative(sys, S + n * n, dS + n * n);
+        length += n;
+    }
     /* A trial step too long for the stiff feedback can overflow; GSL's error control would
      * accept a NaN error estimate, so the trial is refused here and integrate_to halves it. */
-    return akt_all_finite(dS, n * n) ? GSL_SUCCESS : GSL_EDOM;
+    return akt_all_finite(dS, length) ? GSL_SUCCESS : GSL_EDOM;
 }
 
 static const char *block_name(size_t index, size_t D)
@@ -263,13 +361,18 @@ static const char *block_name(size_t index, size_t D)
     return index <= D ? "w" : "w_src";
 }
 
-static int check_state(const double *S, size_t n, size_t D, double t, akt_error *err)
+static int check_state(const double *S, size_t n, bool tracking, size_t D, double t,
+                       akt_error *err)
 {
     for (size_t i = 0; i < n * n; i++)
         if (!isfinite(S[i]))
             return akt_error_set(err, AKT_ERR_NUMERIC, "moment closure: non-finite second moment "
                                  "<%s %s> (entry %zu,%zu) at t = %.6g", block_name(i / n, D),
                                  block_name(i % n, D), i / n, i % n, t);
+    for (size_t i = 0; tracking && i < n; i++)
+        if (!isfinite(S[n * n + i]))
+            return akt_error_set(err, AKT_ERR_NUMERIC, "moment closure: non-finite second moment "
+                                 "<%s z_src> at t = %.6g", block_name(i, D), t);
     return AKT_OK;
 }
 
@@ -304,7 +407,7 @@ static int integrate_to(integrator *in, double *S, size_t D, double t_end, akt_e
             return akt_error_set(err, AKT_ERR_NUMERIC, "moment closure: stepper failed at t = %.6g "
                                  "(%s)", in->t, gsl_strerror(status));
         in->steps++;
-        if (check_state(S, sys->n, D, in->t, err) != AKT_OK)
+        if (check_state(S, sys->n, sys->tracking, D, in->t, err) != AKT_OK)
             return AKT_ERR_NUMERIC;
         if (in->m->observer) {
             int observed = in->m->observer(in->m->observer_context, in->t, in->m, err);
@@ -390,17 +493,90 @@ static int check_flow_arguments(const akt_moments *m, const double *X, const dou
     return AKT_OK;
 }
 
+/* The step control of a flow with a tracked column: GSL's standard control applied to the
+ * leading n^2 components (S) only, by delegation, so that the decisions are the standard
+ * control's on S, bit for bit, and the column (a passenger, see the top of the file) never
+ * decides a step. (GSL's scaled control cannot stand in: it caps a step's growth at 4.9, the
+ * standard one at 5.) */
+typedef struct {
+    gsl_odeiv2_control *standard;
+    size_t controlled;       /* the leading components the error test reads */
+} leading_control;
+
+static void *leading_alloc(void)
+{
+    return calloc(1, sizeof(leading_control));
+}
+
+/* The standard control is made here, with its tolerances (GSL does not declare its type). */
+static int leading_init(void *state, double eps_abs, double eps_rel, double a_y, double a_dydt)
+{
+    leading_control *c = state;
+    if (c->standard)
+        return gsl_odeiv2_control_init(c->standard, eps_abs, eps_rel, a_y, a_dydt);
+    c->standard = gsl_odeiv2_control_standard_new(eps_abs, eps_rel, a_y, a_dydt);
+    return c->standard ? GSL_SUCCESS : GSL_ENOMEM;
+}
+
+static int leading_hadjust(void *state, size_t dim, unsigned int order, const double y[],
+                           const double yerr[], const double yp[], double *h)
+{
+    leading_control *c = state;
+    size_t controlled = c->controlled < dim ? c->controlled : dim;
+    return c->standard->type->hadjust(c->standard->state, controlled, order, y, yerr, yp, h);
+}
+
+static int leading_errlevel(void *state, const double y, const double dydt, const double h,
+                            const size_t index, double *errlev)
+{
+    leading_control *c = state;
+    return gsl_odeiv2_control_errlevel(c->standard, y, dydt, h, index, errlev);
+}
+
+static int leading_set_driver(void *state, const gsl_odeiv2_driver *driver)
+{
+    leading_control *c = state;
+    return gsl_odeiv2_control_set_driver(c->standard, driver);
+}
+
+static void leading_free(void *state)
+{
+    leading_control *c = state;
+    if (c->standard)
+        gsl_odeiv2_control_free(c->standard);
+    free(c);
+}
+
+static const gsl_odeiv2_control_type leading_control_type = {
+    "leading components", leading_alloc, leading_init, leading_hadjust, leading_errlevel,
+    leading_set_driver, leading_free};
+
+/* Local error per step below step_tolerance (1 + |S_ij|): absolute for small moments, relative
+ * for large ones; with a tracked column, the same test on S alone. */
+static gsl_odeiv2_control *step_control(const akt_moments *m, double step_tolerance)
+{
+    if (!m->tracking)
+        return gsl_odeiv2_control_standard_new(step_tolerance, step_tolerance, 1.0, 0.0);
+    gsl_odeiv2_control *control = gsl_odeiv2_control_alloc(&leading_control_type);
+    if (!control)
+        return NULL;
+    ((leading_control *)control->state)->controlled = m->n * m->n;
+    if (gsl_odeiv2_control_init(control, step_tolerance, step_tolerance, 1.0, 0.0) != GSL_SUCCESS) {
+        gsl_odeiv2_control_free(control);
+        return NULL;
+    }
+    return control;
+}
+
 static int run_flow(akt_moments *m, flow_system *sys, double T, double step_tolerance,
                     double tolerance, double max_time, long *steps, double *residual,
                     akt_error *err)
 {
-    size_t dimension = m->n * m->n;
+    size_t dimension = m->n * m->n + (m->tracking ? m->n : 0);
     integrator in = {.system = {moment_derivative, NULL, dimension, sys}, .t = 0.0,
                      .min_step = m->min_step, .m = m};
     in.step = gsl_odeiv2_step_alloc(MOMENTS_STEPPER, dimension);
-    /* Local error per step below step_tolerance (1 + |S_ij|): absolute for small moments,
-     * relative for large ones. */
-    in.control = gsl_odeiv2_control_standard_new(step_tolerance, step_tolerance, 1.0, 0.0);
+    in.control = step_control(m, step_tolerance);
     in.evolve = gsl_odeiv2_evolve_alloc(dimension);
     int status = AKT_OK;
     if (!in.step || !in.control || !in.evolve)
@@ -445,8 +621,8 @@ int akt_moments_flow(akt_moments *m, const double *X, const double *y, size_t P,
     double *buffers = malloc((P + m->D + m->n) * sizeof *buffers);
     if (!buffers)
         return akt_error_set(err, AKT_ERR_MEMORY, "moment closure: out of memory (P = %zu)", P);
-    flow_system sys = {m->D, m->n, P, X, y, gamma, lambda, delta, buffers, buffers + P,
-                       buffers + P + m->D};
+    flow_system sys = {m->D, m->n, P, m->tracking, X, y, gamma, lambda, delta, buffers,
+                       buffers + P, buffers + P + m->D};
     status = run_flow(m, &sys, T, step_tolerance, tolerance, max_time, steps, &reached, err);
     free(buffers);
     if (residual && T == AKT_TIME_CONVERGE)
