@@ -9,6 +9,10 @@
 
 #include "akt/core.h"
 
+/* The kernel observables of a split need a few n x n kernels: splits of more points are not
+ * measured (their observables stay NAN), so that a large test set costs no O(n^2) memory. */
+#define AKT_OBSERVABLES_MAX_POINTS 4096
+
 /* Kernel-target alignment y'Ky / (|K|_F |y|^2) (Cristianini et al. 2002; uncentred), in
  * [-1, 1]; NAN when K or y is zero or n = 0. */
 double akt_kernel_target_alignment(const double *K, const double *y, size_t n);

@@ -46,9 +46,6 @@ int method_refuse_converge_without_decay(const akt_spec *spec, akt_regime regime
 
 /* ---- observables (README "Observables") ---- */
 
-/* The kernel observables of a split need a few n x n kernels: splits of more points are not
- * measured (their observables stay NAN), so that a large test set costs no O(n^2) memory. */
-#define METHOD_OBSERVABLE_MAX_POINTS 4096
 
 /* The regime's training and test point sets (source: source train and source test). */
 void method_regime_points(akt_regime regime, akt_points *train, akt_points *test);

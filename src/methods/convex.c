@@ -14,6 +14,7 @@
 #include "akt/convex.h"
 #include "akt/exact.h"
 #include "core/util.h"
+#include "akt/observables.h"
 #include "methods/common.h"
 
 /* Seeds of the convex oracle's random starts: streams of akt_data_stream_seed beyond the data's
@@ -193,9 +194,9 @@ static int convex_observables(const akt_spec *spec, const akt_data *data, akt_re
     akt_points train, test;
     method_regime_points(regime, &train, &test);
     const akt_split *train_split = method_split(data, train), *test_split = method_split(data, test);
-    /* Splits beyond METHOD_OBSERVABLE_MAX_POINTS are not measured (n 0, kernels NULL). */
-    bool train_measured = train_split->rows <= METHOD_OBSERVABLE_MAX_POINTS;
-    bool test_measured = test_split->rows <= METHOD_OBSERVABLE_MAX_POINTS;
+    /* Splits beyond AKT_OBSERVABLES_MAX_POINTS are not measured (n 0, kernels NULL). */
+    bool train_measured = train_split->rows <= AKT_OBSERVABLES_MAX_POINTS;
+    bool test_measured = test_split->rows <= AKT_OBSERVABLES_MAX_POINTS;
     size_t a = train_measured ? train_split->rows : 0, b = test_measured ? test_split->rows : 0;
     size_t dim = data->dim;
     akt_activation activation = spec->network.activation;
@@ -339,7 +340,7 @@ static int convex_readout_kernel_test(void *state, size_t replica, double *K_tes
     (void)replica;
     convex_state *c = state;
     const akt_split *test = &c->data->test;
-    if (test->rows > METHOD_OBSERVABLE_MAX_POINTS) { /* not measured: NAN alignment */
+    if (test->rows > AKT_OBSERVABLES_MAX_POINTS) { /* not measured: NAN alignment */
         for (size_t i = 0; i < test->rows * test->rows; i++)
             K_test[i] = NAN;
         return AKT_OK;

@@ -129,11 +129,11 @@ static int observing_alloc(exact_observing *o, const akt_data *data, akt_regime 
     o->data = data;
     o->regime = regime;
     o->gamma = gamma;
-    /* A split beyond METHOD_OBSERVABLE_MAX_POINTS is not measured: n 0, kernels NULL. */
+    /* A split beyond AKT_OBSERVABLES_MAX_POINTS is not measured: n 0, kernels NULL. */
     o->n_train = method_split(data, train)->rows;
     o->n_test = method_split(data, test)->rows;
-    o->train_measured = o->n_train <= METHOD_OBSERVABLE_MAX_POINTS;
-    o->test_measured = o->n_test <= METHOD_OBSERVABLE_MAX_POINTS;
+    o->train_measured = o->n_train <= AKT_OBSERVABLES_MAX_POINTS;
+    o->test_measured = o->n_test <= AKT_OBSERVABLES_MAX_POINTS;
     if (!o->train_measured)
         o->n_train = 0;
     if (!o->test_measured)
@@ -191,7 +191,7 @@ static int observing_source_phi(exact_observing *o, const exact_source *source,
                                 const akt_spec *spec, akt_error *err)
 {
     const akt_split *target = &o->data->target;
-    if ((!source->moments && !source->beta) || target->rows > METHOD_OBSERVABLE_MAX_POINTS)
+    if ((!source->moments && !source->beta) || target->rows > AKT_OBSERVABLES_MAX_POINTS)
         return AKT_OK;
     if (!(o->source_phi = square_buffer(target->rows)))
         return akt_out_of_memory(err, "the source kernel");
@@ -788,7 +788,7 @@ static int exact_readout_kernel_test(void *state, size_t replica, double *K_test
     (void)replica;
     exact_state *e = state;
     const akt_split *test = &e->data->test;
-    if (test->rows > METHOD_OBSERVABLE_MAX_POINTS) { /* not measured: NAN alignment */
+    if (test->rows > AKT_OBSERVABLES_MAX_POINTS) { /* not measured: NAN alignment */
         fill_constant(K_test, test->rows, NAN);
         return AKT_OK;
     }
@@ -854,7 +854,7 @@ static double exact_memory_gib(const akt_spec *spec, const akt_data *data)
 {
     method_sizes s = method_sizes_of(spec, data);
     double P = fmax(s.P1, s.P2), M = s.P1 + s.P2 + s.test + s.source_test;
-    double T = fmin(fmax(P, fmax(s.test, s.source_test)), METHOD_OBSERVABLE_MAX_POINTS);
+    double T = fmin(fmax(P, fmax(s.test, s.source_test)), AKT_OBSERVABLES_MAX_POINTS);
     double n = 1.0 + 2.0 * s.D;
     double doubles = EXACT_STATE_COPIES * n * n + 3.0 * s.D * s.D + P * P + M * P +
                      5.0 * T * T + T * s.D;

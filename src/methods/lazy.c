@@ -293,9 +293,9 @@ static int lazy_observables(const akt_spec *spec, const akt_data *data, akt_regi
     akt_points train, test;
     method_regime_points(regime, &train, &test);
     const akt_split *train_split = method_split(data, train), *test_split = method_split(data, test);
-    /* Splits beyond METHOD_OBSERVABLE_MAX_POINTS are not measured (n 0, kernels NULL). */
-    bool train_measured = train_split->rows <= METHOD_OBSERVABLE_MAX_POINTS;
-    bool test_measured = test_split->rows <= METHOD_OBSERVABLE_MAX_POINTS;
+    /* Splits beyond AKT_OBSERVABLES_MAX_POINTS are not measured (n 0, kernels NULL). */
+    bool train_measured = train_split->rows <= AKT_OBSERVABLES_MAX_POINTS;
+    bool test_measured = test_split->rows <= AKT_OBSERVABLES_MAX_POINTS;
     size_t a = train_measured ? train_split->rows : 0, b = test_measured ? test_split->rows : 0;
     size_t dim = data->dim;
     double s_h = spec->network.hidden_scale, s_z2 = spec->network.readout_scale *
@@ -474,7 +474,7 @@ static int lazy_readout_kernel_test(void *state, size_t replica, double *K_test,
     lazy_state *l = state;
     const akt_split *test = &l->data->test;
     double s_h = l->spec->network.hidden_scale;
-    if (test->rows > METHOD_OBSERVABLE_MAX_POINTS) { /* not measured: NAN alignment */
+    if (test->rows > AKT_OBSERVABLES_MAX_POINTS) { /* not measured: NAN alignment */
         for (size_t i = 0; i < test->rows * test->rows; i++)
             K_test[i] = NAN;
         return AKT_OK;
@@ -508,7 +508,7 @@ static double lazy_memory_gib(const akt_spec *spec, const akt_data *data)
 {
     method_sizes s = method_sizes_of(spec, data);
     double P = fmax(s.P1, s.P2), M = s.P1 + s.P2 + s.test + s.source_test;
-    double T = fmin(fmax(P, fmax(s.test, s.source_test)), METHOD_OBSERVABLE_MAX_POINTS);
+    double T = fmin(fmax(P, fmax(s.test, s.source_test)), AKT_OBSERVABLES_MAX_POINTS);
     return (4.0 * P * P + 2.0 * M * P + 5.0 * T * T) * sizeof(double) / AKT_BYTES_PER_GIB;
 }
 

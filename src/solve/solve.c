@@ -381,7 +381,7 @@ static int readout_observables(const akt_method_type *method, void *state, size_
     o[AKT_OBSERVABLE_RETENTION] = 1.0;
     o[AKT_OBSERVABLE_HIDDEN_DISTANCE] = 0.0;
     size_t Mt = data->test.rows;
-    if (!method->readout_kernel_test || Mt == 0)
+    if (!method->readout_kernel_test || Mt == 0 || Mt > AKT_OBSERVABLES_MAX_POINTS)
         return AKT_OK;
     double *K_test = malloc(Mt * Mt * sizeof *K_test);
     if (!K_test)
