@@ -264,9 +264,9 @@ int akt_population_kernels(akt_population *pop, const bool points[AKT_POINTS_COU
                            double *G, akt_error *err);
 
 /* The source feature kernel Phi_s = <phi(h_s) phi(h_s')> on one target point set
- * (AKT_POINTS_TARGET_TRAIN or AKT_POINTS_TEST), n x n: the same numbers as the blocks of
- * akt_population_source_kernel. Needs the source state; uses the query buffer (not while a
- * phase runs). */
+ * (AKT_POINTS_TARGET_TRAIN or AKT_POINTS_TEST), n x n, by the product of
+ * akt_population_source_kernel (on the training points the same numbers as its K). Needs the
+ * source state; uses the query buffer (not while a phase runs). */
 int akt_population_source_phi(akt_population *pop, akt_points points, double *K,
                               akt_error *err);
 
