@@ -165,8 +165,10 @@ int akt_population_run_euler(akt_population *pop, const akt_population_phase *ph
                              akt_population_run *run, akt_error *err);
 
 /* Predictions f(x) = (1/gamma) <z phi(h(x))> of the current state on a point set (rows of that
- * split). The source state answers on every set; a target state on the target train and test
- * sets. The neuron sum runs pair by pair, so an antithetic initial state gives exactly 0. */
+ * split). The source state answers on every set; a scratch state on the target train and test
+ * sets; a joint state on every set (on the source sets through h = rho h_s + C(x, X2) b, with
+ * h_s made there from the kept source state: the forgetting of README "Observables"). The
+ * neuron sum runs pair by pair, so an antithetic initial state gives exactly 0. */
 int akt_population_predict(akt_population *pop, akt_points points, double *f, akt_error *err);
 
 /* The source kernel Phi_s(x, x') = <phi(h_s(x)) phi(h_s(x'))> on the target points: K
@@ -251,13 +253,37 @@ typedef enum {
 } akt_population_sampling;
 void akt_population_set_sampling(akt_population *pop, akt_population_sampling sampling);
 
-/* The adapted kernels of the current state (source, scratch or joint) on the union of the
- * point sets with points[s] true, stacked in the order of akt_points (M points in all):
- * Phi = <phi(h) phi(h')> and G = <g g'>, g = phi'(h) z (THEORY.md section 2), M x M each,
- * averaged over the S neurons (G may be NULL). A target state knows the target train and test
- * points only (AKT_ERR_INPUT otherwise). Costs O(S M (P + M)); work space O(256 M). */
+/* The adapted kernels of the current state (sampled initial state, source, a started or run
+ * scratch or joint phase) on the union of the point sets with points[s] true, stacked in the
+ * order of akt_points (M points in all): Phi = <phi(h) phi(h')> and G = <g g'>, g = phi'(h) z
+ * (THEORY.md section 2), M x M each, averaged over the S neurons (G may be NULL). They do not
+ * depend on gamma (z is kept in actual values). A target state knows the target train and test
+ * points only (AKT_ERR_INPUT otherwise). Costs O(S M (P + M)); work space O(256 M). Reads the
+ * state only (an observer may call it). */
 int akt_population_kernels(akt_population *pop, const bool points[AKT_POINTS_COUNT], double *Phi,
                            double *G, akt_error *err);
+
+/* The source feature kernel Phi_s = <phi(h_s) phi(h_s')> on one target point set
+ * (AKT_POINTS_TARGET_TRAIN or AKT_POINTS_TEST), n x n, by the product of
+ * akt_population_source_kernel (on the training points the same numbers as its K). Needs the
+ * source state; uses the query buffer (not while a phase runs). */
+int akt_population_source_phi(akt_population *pop, akt_points points, double *K,
+                              akt_error *err);
+
+/* Distance travelled from the source by the current joint state (README "Observables"):
+ * hidden = mean over neurons of |w - w_s|^2 / D, readout = mean of (z - z_s)^2, w_s and z_s the
+ * source's final weights. From the reduced form (THEORY.md section 3), w = rho w_s + u with u
+ * the target phase's data-span part, so |w - w_s|^2 / D = (rho - 1)^2 |w_s|^2 / D
+ * + 2 (rho - 1) w_s.u / D + |u|^2 / D; |w_s|^2 / D is kept per neuron at the end of the source
+ * (from the sampled |w0|^2 / D, a.h0(X1) / D and a'C11 a / D), and in reduced coordinates
+ * w_s.u = b.h_s(X2), |u|^2 = b'C22 b: O(S P2^2), nothing of size D. Reads the state only. */
+int akt_population_joint_distances(akt_population *pop, double *hidden, double *readout,
+                                   akt_error *err);
+
+/* The raw hidden weights w (S x D, neuron i in row i) of the current state, rebuilt from w0 and
+ * the reduced state (THEORY.md section 2, "Two coordinates"): the raw-weight network that the
+ * population is. O(S P D); for tests. */
+int akt_population_hidden_weights(const akt_population *pop, double *W, akt_error *err);
 
 /* Largest eigenvalue of the adapted NTK K = Phi + G * C on the current phase's training
  * points, from the last right-hand-side evaluation (for tests and step caps). */

@@ -86,10 +86,16 @@ struct akt_population {
 
     double *h0[AKT_POINTS_COUNT]; /* S x rows, the sampled initial pre-activations */
     double *z0;                   /* S */
+    /* The sampled initial hidden weights s_h w0 of pair k in row k ((S/2 + 1) x D, the last row
+     * work space of the orthogonal sampling): kept for the distance travelled in weight
+     * coordinates and the raw weights (akt_population_hidden_weights). */
+    double *w0;
     double *C1[AKT_POINTS_COUNT]; /* Gram C(X1, X_split): P1 x rows */
-    double *C2[AKT_POINTS_COUNT]; /* Gram C(X2, X_split): P2 x rows (target train and test) */
+    double *C2[AKT_POINTS_COUNT]; /* Gram C(X2, X_split): P2 x rows */
     double *hs[AKT_POINTS_COUNT]; /* h_s on target train and test (after the source run) */
     double *z_source;             /* z at the end of the source run */
+    double *ws_norm;              /* S: |w_s|^2 / D of each neuron's source hidden weights */
+    double source_base;           /* the factor e^{-lambda1 T1} of h0 in h_s, as computed */
     bool source_done;
 
     /* Current phase: the state vector is [c (S x n) ; z (S)] in actual (not tilded) values, with
@@ -200,10 +206,10 @@ double akt_population_memory_gib(const akt_data *data, size_t neurons)
     double n1 = (double)(use_weights(AKT_POPULATION_COORDINATES_AUTO, D, rows[0]) ? D : rows[0]);
     double n2 = (double)(use_weights(AKT_POPULATION_COORDINATES_AUTO, D, rows[1]) ? D : rows[1]);
     /* h0 on every point, h_s on the target points, the query buffer, the three state vectors
-     * and the proposed one, the scratch H, three evaluations (H, F, W), and the P x P blocks
-     * with the Lanczos basis. */
+     * and the proposed one, the scratch H, three evaluations (H, F, W), the kept w0 (D per
+     * pair), and the P x P blocks with the Lanczos basis. */
     double per_neuron = M + (P2 + Mt) + (double)Qmax + (n1 + 1) + 2 * (n2 + 1) +
-                        (fmax(n1, n2) + 1) + Pm + 9 * Pm + 2;
+                        (fmax(n1, n2) + 1) + Pm + 9 * Pm + 3 + (double)D / 2.0;
     double doubles = S * per_neuron + (double)(rows[0] + rows[1]) * M + 2 * Pm * Pm + 20 * Pm +
                      (double)(m + 1) * Pm + (double)krylov_small_doubles(m);
     return doubles * sizeof(double) / (1024.0 * 1024.0 * 1024.0);
@@ -227,7 +233,7 @@ void akt_population_free(akt_population *pop)
         free(pop->C2[s]);
         free(pop->hs[s]);
     }
-    double *buffers[] = {pop->z0, pop->z_source, pop->y_source, pop->y_target, pop->y_spare,
+    double *buffers[] = {pop->z0, pop->w0, pop->ws_norm, pop->z_source, pop->y_source, pop->y_target, pop->y_spare,
                          pop->y_new, pop->H, pop->K, pop->G, pop->eigenvalues, pop->Psi,
                          pop->model_end, pop->work, pop->z_mid, pop->kink_fractions, pop->Q,
                          pop->krylov_V, pop->krylov_small, pop->forced_steps};
@@ -248,9 +254,8 @@ static void gram_blocks(akt_population *pop)
     for (int s = 0; s < AKT_POINTS_COUNT; s++) {
         akt_gram(data->source.x, data->source.rows, pop->splits[s]->x, pop->rows[s], data->dim,
                  pop->C1[s]);
-        if (pop->C2[s])
-            akt_gram(data->target.x, data->target.rows, pop->splits[s]->x, pop->rows[s],
-                     data->dim, pop->C2[s]);
+        akt_gram(data->target.x, data->target.rows, pop->splits[s]->x, pop->rows[s], data->dim,
+                 pop->C2[s]);
     }
 }
 
@@ -298,13 +303,15 @@ akt_population *akt_population_alloc_coordinates(const akt_data *data, akt_activ
     for (int s = 0; s < AKT_POINTS_COUNT; s++) {
         pop->h0[s] = alloc_doubles(S * pop->rows[s], &failed);
         pop->C1[s] = alloc_doubles(P1 * pop->rows[s], &failed);
-    }
-    for (int s = AKT_POINTS_TARGET_TRAIN; s <= AKT_POINTS_TEST; s++) {
+        /* every split: a joint state's predictions on the source points need C(X2, X1t) */
         pop->C2[s] = alloc_doubles(P2 * pop->rows[s], &failed);
-        pop->hs[s] = alloc_doubles(S * pop->rows[s], &failed);
     }
+    for (int s = AKT_POINTS_TARGET_TRAIN; s <= AKT_POINTS_TEST; s++)
+        pop->hs[s] = alloc_doubles(S * pop->rows[s], &failed);
     pop->z0 = alloc_doubles(S, &failed);
+    pop->w0 = alloc_doubles((S / 2 + 1) * pop->D, &failed);
     pop->z_source = alloc_doubles(S, &failed);
+    pop->ws_norm = alloc_doubles(S, &failed);
     pop->y_source = alloc_doubles(S * (n1 + 1), &failed);
     pop->y_target = alloc_doubles(S * (n2 + 1), &failed);
     pop->y_spare = alloc_doubles(S * (n2 + 1), &failed);
@@ -386,15 +393,14 @@ void akt_population_sample(akt_population *pop, unsigned long seed, unsigned lon
     size_t S = pop->S, pairs = S / 2, D = pop->D;
     gsl_rng *hidden = stream(pop, AKT_POPULATION_STREAM_HIDDEN);
     gsl_rng *readout = stream(pop, AKT_POPULATION_STREAM_READOUT);
-    /* Row k of W0 is the hidden weight vector of pair k. */
-    /* (and D more doubles: the row norms of AKT_POPULATION_SAMPLING_ORTHOGONAL) */
-    double *w0 = malloc((pairs + 1) * D * sizeof *w0);
-    if (!hidden || !readout || !w0) {
-        /* Allocation of a generator or of pairs x D doubles failed: leave the population
-         * unsampled; the phases refuse to run on it. */
+    /* Row k of W0 is the hidden weight vector of pair k (and D more doubles: the row norms of
+     * AKT_POPULATION_SAMPLING_ORTHOGONAL). */
+    double *w0 = pop->w0;
+    if (!hidden || !readout) {
+        /* Allocation of a generator failed: leave the population unsampled; the phases refuse
+         * to run on it. */
         gsl_rng_free(hidden);
         gsl_rng_free(readout);
-        free(w0);
         pop->kind = STATE_NONE;
         return;
     }
@@ -422,7 +428,9 @@ void akt_population_sample(akt_population *pop, unsigned long seed, unsigned lon
             memcpy(h + (2 * k + 1) * M, h + 2 * k * M, M * sizeof *h);
         }
     }
-    free(w0);
+    /* kept at the actual scale, after h0 was made from the documented draws */
+    for (size_t i = 0; i < pairs * D; i++)
+        w0[i] *= pop->hidden_scale;
     gsl_rng_free(hidden);
     gsl_rng_free(readout);
     pop->source_done = false;
@@ -1390,11 +1398,35 @@ static void state_block_to_points(const akt_population *pop, const state_source 
                     1.0, state, (int)src->n, src->C, (int)M, r, out, (int)ld);
 }
 
+/* A joint state's pre-activations on a source point set into pop->Q (S x M):
+ * h = rho h_s + C(x, X2) b, with h_s = e1 h0 + (the source state mapped to the points) made as
+ * keep_source_state makes it on the target points (THEORY.md section 3). */
+static void joint_source_preactivations(akt_population *pop, akt_points points)
+{
+    size_t S = pop->S, M = pop->rows[points];
+    if (M == 0)
+        return;
+    const double *X = pop->splits[points]->x;
+    state_source source = {pop->h0[points], pop->C1[points], X, pop->y_source, pop->width[0],
+                           pop->weights[0]};
+    state_source target = {NULL, pop->C2[points], X, pop->y_target, pop->width[1],
+                           pop->weights[1]};
+    memcpy(pop->Q, pop->h0[points], S * M * sizeof *pop->Q);
+    state_block_to_points(pop, &source, M, 0, S, pop->source_base, pop->Q, M);
+    state_block_to_points(pop, &target, M, 0, S, base_factor(pop->lambda, pop->delta, pop->t),
+                          pop->Q, M);
+}
+
 /* The pre-activations of the current state on a point set, into pop->Q (S x rows). */
 static int query_preactivations(akt_population *pop, akt_points points, akt_error *err)
 {
     size_t S = pop->S, M = pop->rows[points];
     state_source src;
+    if (pop->kind == STATE_JOINT &&
+        (points == AKT_POINTS_SOURCE_TRAIN || points == AKT_POINTS_SOURCE_TEST)) {
+        joint_source_preactivations(pop, points);
+        return AKT_OK;
+    }
     if (!state_source_of(pop, points, &src)) {
         if (pop->kind != STATE_INITIAL)
             return akt_error_set(err, AKT_ERR_INPUT, "population: the %s state has no "
@@ -1443,12 +1475,43 @@ static void set_phase(akt_population *pop, state_kind kind, const akt_population
     pop->delta = kind == STATE_JOINT ? phase->elastic : 0.0;
 }
 
+/* |w_s|^2 / D of every neuron into pop->ws_norm. With w_s = e1 w0 + s (THEORY.md section 3;
+ * e1 = pop->source_base, s the data-span part of the source state):
+ *     |w_s|^2 / D = e1^2 |w0|^2 / D + 2 e1 w0.s / D + |s|^2 / D,
+ * reduced coordinates s = X1'a / sqrt(D): w0.s = a.h0(X1), |s|^2 = a'C11 a (O(S P1^2));
+ * weight coordinates s = v directly. pop->H is the work space (S x P1). */
+static void source_weight_norms(akt_population *pop)
+{
+    size_t S = pop->S, D = pop->D, P1 = pop->rows[AKT_POINTS_SOURCE_TRAIN], n1 = pop->width[0];
+    double e1 = pop->source_base, inv_D = 1.0 / (double)D;
+    const double *state = pop->y_source, *h0 = pop->h0[AKT_POINTS_SOURCE_TRAIN];
+    bool weights = pop->weights[0];
+    if (!weights) /* row i of H: C11 a_i */
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)S, (int)P1, (int)P1, 1.0,
+                    state, (int)P1, pop->C1[AKT_POINTS_SOURCE_TRAIN], (int)P1, 0.0, pop->H,
+                    (int)P1);
+    for (size_t i = 0; i < S; i++) {
+        const double *w0 = pop->w0 + (i / 2) * D, *c = state + i * n1;
+        double w0_norm = cblas_ddot((int)D, w0, 1, w0, 1) * inv_D, cross, quadratic;
+        if (weights) {
+            cross = cblas_ddot((int)D, w0, 1, c, 1) * inv_D;
+            quadratic = cblas_ddot((int)D, c, 1, c, 1) * inv_D;
+        } else {
+            cross = cblas_ddot((int)P1, c, 1, h0 + i * P1, 1) * inv_D;
+            quadratic = cblas_ddot((int)P1, c, 1, pop->H + i * P1, 1) * inv_D;
+        }
+        pop->ws_norm[i] = e1 * e1 * w0_norm + 2.0 * e1 * cross + quadratic;
+    }
+}
+
 /* Keeps what the target regimes need from the source state in y_source (at time pop->t): h_s on
- * the target points and the source readout. Shared by a source run and a restored source, so
- * that both give the same numbers bit for bit. */
+ * the target points, the source readout, the factor of h0 in h_s and |w_s|^2 / D. Shared by a
+ * source run and a restored source, so that both give the same numbers bit for bit. */
 static int keep_source_state(akt_population *pop, akt_error *err)
 {
     size_t S = pop->S, n1 = pop->width[0];
+    pop->source_base = base_factor(pop->lambda, pop->delta, pop->t);
+    source_weight_norms(pop);
     for (int s = AKT_POINTS_TARGET_TRAIN; s <= AKT_POINTS_TEST; s++) {
         int status = query_preactivations(pop, (akt_points)s, err);
         if (status != AKT_OK)
@@ -1756,6 +1819,11 @@ static int preactivation_block(const akt_population *pop, akt_points points, siz
 {
     size_t M = pop->rows[points];
     state_source src;
+    if (pop->kind == STATE_INITIAL) { /* h = h0 */
+        for (size_t i = 0; i < count; i++)
+            memcpy(out + i * ld, pop->h0[points] + (first + i) * M, M * sizeof *out);
+        return AKT_OK;
+    }
     if (!state_source_of(pop, points, &src))
         return akt_error_set(err, AKT_ERR_INPUT, "population: the %s state has no kernels on "
                              "that point set", state_name(pop->kind));
@@ -1771,9 +1839,10 @@ static int preactivation_block(const akt_population *pop, akt_points points, siz
 int akt_population_kernels(akt_population *pop, const bool points[AKT_POINTS_COUNT], double *Phi,
                            double *G, akt_error *err)
 {
-    if (pop->kind != STATE_SOURCE && pop->kind != STATE_SCRATCH && pop->kind != STATE_JOINT)
-        return akt_error_set(err, AKT_ERR_INPUT, "population: kernels need a trained state");
-    if (pop->kind != STATE_SOURCE &&
+    if (pop->kind == STATE_NONE)
+        return akt_error_set(err, AKT_ERR_INPUT, "population: not sampled");
+    bool every_point = pop->kind == STATE_SOURCE || pop->kind == STATE_INITIAL;
+    if (!every_point &&
         (points[AKT_POINTS_SOURCE_TRAIN] || points[AKT_POINTS_SOURCE_TEST]))
         return akt_error_set(err, AKT_ERR_INPUT, "population: the %s state has no kernels on the "
                              "source points", state_name(pop->kind));
@@ -1784,8 +1853,9 @@ int akt_population_kernels(akt_population *pop, const bool points[AKT_POINTS_COU
     }
     if (M == 0)
         return AKT_OK;
-    const double *z = pop->kind == STATE_SOURCE ? pop->y_source + S * pop->width[0]
-                                                : pop->y_target + S * pop->width[1];
+    const double *z = pop->kind == STATE_INITIAL  ? pop->z0
+                      : pop->kind == STATE_SOURCE ? pop->y_source + S * pop->width[0]
+                                                  : pop->y_target + S * pop->width[1];
     size_t block = S < KERNEL_BLOCK_NEURONS ? S : KERNEL_BLOCK_NEURONS;
     double *H = malloc(block * M * sizeof *H), *F = malloc(block * M * sizeof *F);
     double *Fp = malloc(block * M * sizeof *Fp);
@@ -1823,6 +1893,137 @@ int akt_population_kernels(akt_population *pop, const bool points[AKT_POINTS_COU
     free(F);
     free(Fp);
     return status;
+}
+
+/* ---- observables: the source kernel on one set, distances, raw weights ------------------------ */
+
+int akt_population_source_phi(akt_population *pop, akt_points points, double *K, akt_error *err)
+{
+    if (!pop->source_done)
+        return akt_error_set(err, AKT_ERR_INPUT, "population: the source kernel needs the source "
+                             "state (run the source phase first)");
+    if (points != AKT_POINTS_TARGET_TRAIN && points != AKT_POINTS_TEST)
+        return akt_error_set(err, AKT_ERR_INPUT, "population: the source kernel is kept on the "
+                             "target training and test points only");
+    size_t S = pop->S, n = pop->rows[points];
+    if (n == 0)
+        return AKT_OK;
+    /* phi(h_s) in the query buffer, then the same product as akt_population_source_kernel */
+    double *F = pop->Q;
+    memcpy(F, pop->hs[points], S * n * sizeof *F);
+    akt_activation_apply(pop->activation, F, F, NULL, S * n);
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n, (int)n, (int)S, 1.0 / (double)S,
+                F, (int)n, F, (int)n, 0.0, K, (int)n);
+    return AKT_OK;
+}
+
+/* w_s.u / D and |u|^2 / D per neuron for the target part u of a joint state in weight
+ * coordinates (row i of the target state is u_i in R^D): w_s = e1 w0 + s, with s.u = v1.u
+ * (source in weights) or a.(X1 u) / sqrt(D) (source reduced; work: S x P1). */
+static void weights_target_terms(const akt_population *pop, double *work, double *cross,
+                                 double *quadratic)
+{
+    size_t S = pop->S, D = pop->D, P1 = pop->rows[AKT_POINTS_SOURCE_TRAIN], n1 = pop->width[0];
+    double e1 = pop->source_base, inv_D = 1.0 / (double)D;
+    const double *U = pop->y_target, *source = pop->y_source;
+    if (!pop->weights[0]) /* row i of work: X1 u_i / sqrt(D) */
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)S, (int)P1, (int)D,
+                    1.0 / sqrt((double)D), U, (int)D, pop->data->source.x, (int)D, 0.0, work,
+                    (int)P1);
+    for (size_t i = 0; i < S; i++) {
+        const double *u = U + i * D, *w0 = pop->w0 + (i / 2) * D, *c = source + i * n1;
+        double s_dot_u = pop->weights[0] ? cblas_ddot((int)D, c, 1, u, 1)
+                                         : cblas_ddot((int)P1, c, 1, work + i * P1, 1);
+        cross[i] = (e1 * cblas_ddot((int)D, w0, 1, u, 1) + s_dot_u) * inv_D;
+        quadratic[i] = cblas_ddot((int)D, u, 1, u, 1) * inv_D;
+    }
+}
+
+/* The same in reduced coordinates (u = X2'b / sqrt(D)): w_s.u = b.h_s(X2), |u|^2 = b'C22 b
+ * (work: S x P2). */
+static void reduced_target_terms(const akt_population *pop, double *work, double *cross,
+                                 double *quadratic)
+{
+    size_t S = pop->S, P2 = pop->rows[AKT_POINTS_TARGET_TRAIN];
+    double inv_D = 1.0 / (double)pop->D;
+    const double *B = pop->y_target, *hs = pop->hs[AKT_POINTS_TARGET_TRAIN];
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)S, (int)P2, (int)P2, 1.0, B,
+                (int)P2, pop->C2[AKT_POINTS_TARGET_TRAIN], (int)P2, 0.0, work, (int)P2);
+    for (size_t i = 0; i < S; i++) {
+        const double *b = B + i * P2;
+        cross[i] = cblas_ddot((int)P2, b, 1, hs + i * P2, 1) * inv_D;
+        quadratic[i] = cblas_ddot((int)P2, b, 1, work + i * P2, 1) * inv_D;
+    }
+}
+
+int akt_population_joint_distances(akt_population *pop, double *hidden, double *readout,
+                                   akt_error *err)
+{
+    if (pop->kind != STATE_JOINT)
+        return akt_error_set(err, AKT_ERR_INPUT, "population: distances from the source need a "
+                             "joint state");
+    size_t S = pop->S, P = max_size(pop->rows[AKT_POINTS_SOURCE_TRAIN],
+                                    pop->rows[AKT_POINTS_TARGET_TRAIN]);
+    /* own work space: an observer may call this between steps, when pop->H is the integrator's */
+    double *work = malloc((S * P + 2 * S) * sizeof *work);
+    if (!work)
+        return akt_out_of_memory(err, "the distances from the source");
+    double *cross = work + S * P, *quadratic = cross + S;
+    if (pop->weights[1])
+        weights_target_terms(pop, work, cross, quadratic);
+    else
+        reduced_target_terms(pop, work, cross, quadratic);
+    /* w - w_s = (rho - 1) w_s + u */
+    double rho_1 = base_factor(pop->lambda, pop->delta, pop->t) - 1.0;
+    const double *z = pop->y_target + S * pop->width[1];
+    double hidden_sum = 0.0, readout_sum = 0.0;
+    for (size_t i = 0; i < S; i++) {
+        hidden_sum += rho_1 * rho_1 * pop->ws_norm[i] + 2.0 * rho_1 * cross[i] + quadratic[i];
+        readout_sum += (z[i] - pop->z_source[i]) * (z[i] - pop->z_source[i]);
+    }
+    free(work);
+    *hidden = hidden_sum / (double)S;
+    *readout = readout_sum / (double)S;
+    return AKT_OK;
+}
+
+/* W = beta W + (a data-span state, S x width, as weights): itself (weight coordinates) or
+ * state X / sqrt(D) (reduced, X the phase's P x D training inputs). */
+static void add_data_span(const akt_population *pop, const double *state, bool weights,
+                          const double *X, size_t P, double beta, double *W)
+{
+    size_t S = pop->S, D = pop->D;
+    if (weights) {
+        for (size_t i = 0; i < S * D; i++)
+            W[i] = beta * W[i] + state[i];
+        return;
+    }
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)S, (int)D, (int)P,
+                1.0 / sqrt((double)D), state, (int)P, X, (int)D, beta, W, (int)D);
+}
+
+int akt_population_hidden_weights(const akt_population *pop, double *W, akt_error *err)
+{
+    if (pop->kind == STATE_NONE)
+        return akt_error_set(err, AKT_ERR_INPUT, "population: not sampled");
+    size_t S = pop->S, D = pop->D;
+    const akt_data *data = pop->data;
+    for (size_t i = 0; i < S; i++)
+        memcpy(W + i * D, pop->w0 + (i / 2) * D, D * sizeof *W);
+    double r = base_factor(pop->lambda, pop->delta, pop->t);
+    if (pop->kind == STATE_SOURCE)
+        add_data_span(pop, pop->y_source, pop->weights[0], data->source.x, data->source.rows, r,
+                      W);
+    if (pop->kind == STATE_SCRATCH)
+        add_data_span(pop, pop->y_target, pop->weights[1], data->target.x, data->target.rows, r,
+                      W);
+    if (pop->kind == STATE_JOINT) { /* rho w_s + u */
+        add_data_span(pop, pop->y_source, pop->weights[0], data->source.x, data->source.rows,
+                      pop->source_base, W);
+        add_data_span(pop, pop->y_target, pop->weights[1], data->target.x, data->target.rows, r,
+                      W);
+    }
+    return AKT_OK;
 }
 
 /* ---- stability of the joint state ------------------------------------------------------------ */
