@@ -159,7 +159,8 @@ static int measure_observables(population_state *p, akt_regime regime, bool fina
     akt_points train, test;
     method_regime_points(regime, &train, &test);
     akt_observables_clear(observables);
-    bool with_test = final && method_split(p->data, test)->rows > 0;
+    size_t test_rows = method_split(p->data, test)->rows;
+    bool with_test = final && test_rows > 0 && test_rows <= AKT_OBSERVABLES_MAX_POINTS;
     double *Phi = NULL, *G = NULL, *Phi_test = NULL, *G_test = NULL;
     int status = set_kernels(p, train, &Phi, &G, err);
     if (status == AKT_OK && with_test)
@@ -504,8 +505,8 @@ static double population_memory_gib(const akt_spec *spec, const akt_data *data)
     double P = fmax(s.P1, s.P2), M = s.P1 + s.P2 + s.test + s.source_test;
     double sampling = S / 2.0 * s.D; /* w0, one row of D per antithetic pair (kept) */
     /* the observables: Phi and G on a training and a test split, their Gram and NTK, the kept
-     * Phi_s and start NTK (at most 6 n^2 for the largest split) */
-    double largest = fmax(P, fmax(s.test, s.source_test));
+     * Phi_s and start NTK (at most 6 n^2 for the largest measured split) */
+    double largest = fmin(fmax(P, fmax(s.test, s.source_test)), AKT_OBSERVABLES_MAX_POINTS);
     double observables = 6.0 * largest * largest;
     if (data) /* (which counts w0) */
         return akt_population_memory_gib(data, (size_t)spec->solver.neurons) +
