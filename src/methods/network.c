@@ -190,9 +190,8 @@ static int network_source(void *state, size_t replica, akt_result *result, akt_e
     network_state *n = state;
     const akt_spec *spec = n->spec;
     return fresh_phase(n, n->source, AKT_REGIME_SOURCE, AKT_FINITE_STREAM_SOURCE,
-                       spec->source.gamma,
-                       spec->source.weight_decay, spec->source.time, &n->data->source,
-                       &n->data->source_test, result, err);
+                       spec->source.gamma, spec->source.weight_decay, spec->source.time,
+                       &n->data->source, &n->data->source_test, result, err);
 }
 
 static int network_scratch(void *state, size_t replica, akt_result *result, akt_error *err)
@@ -201,9 +200,8 @@ static int network_scratch(void *state, size_t replica, akt_result *result, akt_
     network_state *n = state;
     const akt_spec *spec = n->spec;
     return fresh_phase(n, n->work, AKT_REGIME_SCRATCH, AKT_FINITE_STREAM_SCRATCH,
-                       spec->target.gamma,
-                       spec->target.weight_decay, spec->target.time, &n->data->target,
-                       &n->data->test, result, err);
+                       spec->target.gamma, spec->target.weight_decay, spec->target.time,
+                       &n->data->target, &n->data->test, result, err);
 }
 
 /* The source network's empirical kernel: train rows, then test rows (two products, as the
