@@ -54,6 +54,11 @@ typedef struct {
     double stability;      /* the bound on dt * (lambda_max(NTK) + lambda + delta) used */
     bool step_converged;   /* euler_bias met the tolerance */
     double seconds;        /* wall time of this width (all regimes, all seeds) */
+    /* The observables (README "Observables", akt_observable order) measured from each seed's
+     * weights: their mean over seeds and its standard error (sd/sqrt(seeds); NAN for one seed);
+     * NAN where the regime has none or a seed did not measure it. */
+    double observables[AKT_OBSERVABLE_COUNT];
+    double observable_se[AKT_OBSERVABLE_COUNT];
 } akt_width_result;
 
 /* Called after each unit of work (one seed of one width, or the theory) with the count done. */
@@ -80,6 +85,9 @@ typedef struct {
     double slope, intercept, intercept_error;   /* fit of seed means against 1/N; NaN if the fit
                                                     is not possible (< 2 widths, or seeds < 2) */
     bool compatible;             /* |intercept - theory| <= 3 (intercept_error + error) */
+    /* Each observable, theory against the networks at the largest width
+     * (akt_observable_verdict): 1 compatible, 0 not, -1 not compared (NAN on either side). */
+    int observable_verdicts[AKT_OBSERVABLE_COUNT];
 } akt_regime_comparison;
 
 typedef struct {
@@ -91,6 +99,16 @@ typedef struct {
 int akt_compare(const akt_spec *spec, const akt_data *data, const long *widths,
                 size_t width_count, long seeds, const akt_compare_options *options,
                 akt_comparison *comparison, akt_error *err);
+
+/* The acceptance rule for an observable (issue "observables"): the theory value (error
+ * theory_error, its observable_errors) and the networks' seed mean (standard error
+ * network_error) agree when |theory - network| <= max(3 sqrt(theory_error^2 + network_error^2),
+ * 0.02). An error that is not known (NAN: one replica, one seed) counts as 0, so the absolute
+ * 0.02 is left. Returns 1 compatible, 0 not, -1 when either value is NAN (nothing to compare). */
+#define AKT_OBSERVABLE_COMBINED_ERRORS 3.0
+#define AKT_OBSERVABLE_ABSOLUTE_TOLERANCE 0.02
+int akt_observable_verdict(double theory, double theory_error, double network,
+                           double network_error);
 
 /* Weighted least squares of y against x with weights w (GSL gsl_fit_wlinear); the intercept's
  * standard error is scaled by sqrt(chi^2 / (n - 2)) when that exceeds 1 (the scatter is then

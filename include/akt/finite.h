@@ -97,6 +97,19 @@ int akt_network_ntk_lambda_max(const akt_network *net, const akt_finite_problem 
 int akt_network_kernel(const akt_network *net, const double *A, size_t a, const double *B,
                        size_t b, double *out, akt_error *err);
 
+/* The empirical kernels of THEORY.md section 2 on n rows of X (out: n x n each, symmetric):
+ * Phi(a, b) = (1/N) sum_i phi(h_i(a)) phi(h_i(b)) and G(a, b) = (1/N) sum_i z_i^2 phi'(h_i(a))
+ * phi'(h_i(b)), the finite-N averages of <phi(h) phi(h')> and <g g'> with g = phi'(h) z (the
+ * NTK of the flow is Phi + G o C). G may be NULL (Phi only). Neurons go in blocks, so the
+ * memory is O(n * block) besides the outputs; the weights are only read. */
+int akt_network_feature_kernels(const akt_network *net, const double *X, size_t n, double *Phi,
+                                double *G, akt_error *err);
+
+/* Distance travelled from a reference network of the same width and dim (README "Observables"):
+ * hidden = (1/N) sum_i |w_i - w_ref,i|^2 / D, readout = (1/N) sum_i (z_i - z_ref,i)^2. */
+void akt_network_distances(const akt_network *net, const akt_network *reference, double *hidden,
+                           double *readout);
+
 /* The readout regime at convergence: hidden weights frozen as they are, a readout trained from
  * zero with decay readout_decay to t -> infinity. From dz/dt = gamma phi(X2)' Delta - lambda_r z
  * and f = A z/(gamma N): df/dt = Phi_s (y - f) - lambda_r f on the training points, so

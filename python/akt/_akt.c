@@ -739,6 +739,17 @@ static PyObject *py_data(PyObject *self, PyObject *args, PyObject *kwargs)
 
 /* ---- train, compare -------------------------------------------------------------------------- */
 
+/* {name: value} over every observable, as akt train/compare --json's "observables" and
+ * "observable_errors" of a width. */
+static PyObject *network_observable_map(const double values[AKT_OBSERVABLE_COUNT])
+{
+    PyObject *d = PyDict_New();
+    for (int o = 0; d && o < AKT_OBSERVABLE_COUNT; o++)
+        if (put(d, akt_observable_name((akt_observable)o), number(values[o])))
+            Py_CLEAR(d);
+    return d;
+}
+
 /* A width's record as akt train --json has it (with the regime) or as an entry of akt compare
  * --json's "widths" (without it, with the gap to the theory). */
 static PyObject *width_dict(const akt_width_result *w, const akt_result *theory)
@@ -757,7 +768,9 @@ static PyObject *width_dict(const akt_width_result *w, const akt_result *theory)
         put(d, "step_stability", number(w->stability)) ||
         put(d, "step_converged", PyBool_FromLong(w->step_converged)) ||
         put(d, "seconds", number(w->seconds)) ||
-        (theory && put(d, "gap", number(w->test_loss_mean - theory->test_loss)))) {
+        (theory && put(d, "gap", number(w->test_loss_mean - theory->test_loss))) ||
+        put(d, "observables", network_observable_map(w->observables)) ||
+        put(d, "observable_errors", network_observable_map(w->observable_se))) {
         Py_DECREF(d);
         return NULL;
     }
@@ -805,8 +818,39 @@ static PyObject *py_train(PyObject *self, PyObject *args, PyObject *kwargs)
     return out;
 }
 
-/* A regime of akt compare --json: the theory's result fields (no transfer benefit), "widths"
- * and "fit". */
+/* akt compare --json's "observable_comparison" of a regime: each observable's theory value and
+ * error, the largest width's mean and standard error, their difference and the verdict. */
+static PyObject *observable_comparison_dict(const akt_regime_comparison *r)
+{
+    const akt_width_result *largest = NULL;
+    for (size_t i = 0; i < r->width_count; i++)
+        if (!largest || r->widths[i].width > largest->width)
+            largest = &r->widths[i];
+    PyObject *d = PyDict_New();
+    for (int o = 0; d && o < AKT_OBSERVABLE_COUNT; o++) {
+        double theory = r->theory.observables[o], network = largest ? largest->observables[o] : NAN;
+        int verdict = r->observable_verdicts[o];
+        PyObject *entry = PyDict_New();
+        int failed = !entry ||
+            put(entry, "theory", number(theory)) ||
+            put(entry, "theory_error", number(r->theory.observable_errors[o])) ||
+            put(entry, "width", PyLong_FromLong(largest ? largest->width : 0L)) ||
+            put(entry, "network", number(network)) ||
+            put(entry, "network_error", number(largest ? largest->observable_se[o] : NAN)) ||
+            put(entry, "difference", number(theory - network)) ||
+            put(entry, "compatible", verdict < 0 ? number(NAN) /* None: not compared */
+                                                 : PyBool_FromLong(verdict));
+        if (failed || put(d, akt_observable_name((akt_observable)o), entry)) {
+            if (failed)
+                Py_XDECREF(entry);
+            Py_CLEAR(d);
+        }
+    }
+    return d;
+}
+
+/* A regime of akt compare --json: the theory's result fields (no transfer benefit), "widths",
+ * "fit" and "observable_comparison". */
 static PyObject *comparison_dict(const akt_regime_comparison *r)
 {
     akt_solution none = {.count = 0};       /* no scratch: transfer_benefit null, as the CLI */
@@ -823,7 +867,8 @@ static PyObject *comparison_dict(const akt_regime_comparison *r)
                  put(fit, "intercept_error", number(r->intercept_error)) ||
                  put(fit, "compatible", PyBool_FromLong(r->compatible)) ||
                  PyDict_SetItemString(d, "widths", widths) < 0 ||
-                 PyDict_SetItemString(d, "fit", fit) < 0;
+                 PyDict_SetItemString(d, "fit", fit) < 0 ||
+                 put(d, "observable_comparison", observable_comparison_dict(r));
     Py_XDECREF(widths);
     Py_XDECREF(fit);
     if (failed) {

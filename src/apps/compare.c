@@ -188,25 +188,39 @@ static int choose_step(const akt_spec *spec, const akt_data *data, long width, l
 
 typedef struct {
     double test_sum, test_square, train_sum;
+    /* one seed's observable of a regime is NAN where the regime has none: the sums are then
+     * NAN too, and so is the mean (not measured) */
+    double observable_sum[AKT_OBSERVABLE_COUNT], observable_square[AKT_OBSERVABLE_COUNT];
 } regime_sums;
 
 static void add_seed(regime_sums *sums, const akt_solution *solution)
 {
     for (size_t k = 0; k < solution->count; k++) {
-        double loss = solution->results[k].test_loss;
-        sums[k].test_sum += loss;
-        sums[k].test_square += loss * loss;
-        sums[k].train_sum += solution->results[k].train_loss;
+        const akt_result *r = &solution->results[k];
+        sums[k].test_sum += r->test_loss;
+        sums[k].test_square += r->test_loss * r->test_loss;
+        sums[k].train_sum += r->train_loss;
+        for (int o = 0; o < AKT_OBSERVABLE_COUNT; o++) {
+            sums[k].observable_sum[o] += r->observables[o];
+            sums[k].observable_square[o] += r->observables[o] * r->observables[o];
+        }
     }
+}
+
+/* The mean of `seeds` values from their sum and sum of squares, and the sample variance (NAN
+ * for one seed; clipped at 0 against round-off). */
+static double seed_mean(double sum, double square, long seeds, double *variance)
+{
+    double n = (double)seeds, mean = sum / n;
+    *variance = seeds > 1 ? fmax(0.0, (square - n * mean * mean) / (n - 1.0)) : NAN;
+    return mean;
 }
 
 static void summarise(akt_width_result *out, const akt_result *first, const regime_sums *sums,
                       long width, long seeds)
 {
-    double n = (double)seeds;
-    double mean = sums->test_sum / n;
-    double variance = seeds > 1 ? fmax(0.0, (sums->test_square - n * mean * mean) / (n - 1.0))
-                                : NAN;
+    double n = (double)seeds, variance;
+    double mean = seed_mean(sums->test_sum, sums->test_square, seeds, &variance);
     out->regime = first->regime;
     out->width = width;
     out->seeds = seeds;
@@ -214,6 +228,11 @@ static void summarise(akt_width_result *out, const akt_result *first, const regi
     out->test_loss_sd = sqrt(variance);
     out->test_loss_se = sqrt(variance / n);
     out->train_loss_mean = sums->train_sum / n;
+    for (int o = 0; o < AKT_OBSERVABLE_COUNT; o++) {
+        out->observables[o] =
+            seed_mean(sums->observable_sum[o], sums->observable_square[o], seeds, &variance);
+        out->observable_se[o] = isnan(out->observables[o]) ? NAN : sqrt(variance / n);
+    }
 }
 
 static int train_width(const akt_spec *spec, const akt_data *data, long width, long seeds,
@@ -341,6 +360,33 @@ static void fit_regime(akt_regime_comparison *regime)
                          3.0 * (regime->intercept_error + error);
 }
 
+int akt_observable_verdict(double theory, double theory_error, double network,
+                           double network_error)
+{
+    if (isnan(theory) || isnan(network))
+        return -1;
+    double a = isfinite(theory_error) ? theory_error : 0.0;
+    double b = isfinite(network_error) ? network_error : 0.0;
+    double allowed = fmax(AKT_OBSERVABLE_COMBINED_ERRORS * sqrt(a * a + b * b),
+                          AKT_OBSERVABLE_ABSOLUTE_TOLERANCE);
+    return fabs(theory - network) <= allowed ? 1 : 0;
+}
+
+/* Each observable's verdict at the largest width (the one closest to the theory's limit). */
+static void judge_observables(akt_regime_comparison *regime)
+{
+    const akt_width_result *largest = NULL;
+    for (size_t i = 0; i < regime->width_count; i++)
+        if (!largest || regime->widths[i].width > largest->width)
+            largest = &regime->widths[i];
+    for (int o = 0; o < AKT_OBSERVABLE_COUNT; o++)
+        regime->observable_verdicts[o] =
+            largest ? akt_observable_verdict(regime->theory.observables[o],
+                                             regime->theory.observable_errors[o],
+                                             largest->observables[o], largest->observable_se[o])
+                    : -1;
+}
+
 int akt_compare(const akt_spec *spec, const akt_data *data, const long *widths,
                 size_t width_count, long seeds, const akt_compare_options *options,
                 akt_comparison *comparison, akt_error *err)
@@ -385,7 +431,9 @@ int akt_compare(const akt_spec *spec, const akt_data *data, const long *widths,
                     regime->widths[regime->width_count++] = results[r];
             }
     }
-    for (size_t k = 0; k < comparison->count; k++)
+    for (size_t k = 0; k < comparison->count; k++) {
         fit_regime(&comparison->regimes[k]);
+        judge_observables(&comparison->regimes[k]);
+    }
     return AKT_OK;
 }

@@ -204,6 +204,67 @@ static void json_width_fields(FILE *out, const akt_width_result *width)
     akt_io_json_number(out, width->seconds);
 }
 
+/* {"name": value, ...} over every observable (null where NAN). */
+static void width_observable_map(FILE *out, const double values[AKT_OBSERVABLE_COUNT])
+{
+    fputc('{', out);
+    for (int o = 0; o < AKT_OBSERVABLE_COUNT; o++) {
+        fprintf(out, "%s\"%s\": ", o ? ", " : "", akt_observable_name((akt_observable)o));
+        akt_io_json_number(out, values[o]);
+    }
+    fputc('}', out);
+}
+
+/* A width's observables: the seed means and their standard errors (appended after the width's
+ * other fields, so that the older keys keep their place). */
+static void json_width_observables(FILE *out, const akt_width_result *width)
+{
+    fputs(", \"observables\": ", out);
+    width_observable_map(out, width->observables);
+    fputs(", \"observable_errors\": ", out);
+    width_observable_map(out, width->observable_se);
+}
+
+/* "m+-e" in a cell of the given width ("-" where the value is NAN, m alone without an error). */
+static void table_value_error(FILE *out, double value, double error, int width)
+{
+    char cell[64];
+    if (!isfinite(value))
+        snprintf(cell, sizeof cell, "-");
+    else if (isfinite(error))
+        snprintf(cell, sizeof cell, "%.4f+-%.1e", value, error);
+    else
+        snprintf(cell, sizeof cell, "%.4f", value);
+    fprintf(out, " %*s", width, cell);
+}
+
+static bool width_observable_measured(const akt_width_result *results, size_t count, int o)
+{
+    for (size_t k = 0; k < count; k++)
+        if (!isnan(results[k].observables[o]))
+            return true;
+    return false;
+}
+
+/* The observables block of akt train: one row per observable a regime has, one column per
+ * regime. */
+static void train_observables_table(FILE *out, const akt_width_result *results, size_t count)
+{
+    fprintf(out, "%-24s", "observable");
+    for (size_t k = 0; k < count; k++)
+        fprintf(out, " %17s", akt_regime_name(results[k].regime));
+    fputc('\n', out);
+    for (int o = 0; o < AKT_OBSERVABLE_COUNT; o++) {
+        if (!width_observable_measured(results, count, o))
+            continue;
+        fprintf(out, "%-24s", akt_observable_name((akt_observable)o));
+        for (size_t k = 0; k < count; k++)
+            table_value_error(out, results[k].observables[o], results[k].observable_se[o], 17);
+        fputc('\n', out);
+    }
+    fputs("observables (README \"Observables\"): mean over seeds +- standard error\n", out);
+}
+
 static int json_spec_tail(FILE *out, const akt_spec *spec, akt_error *err)
 {
     char *spec_json = akt_spec_to_json(spec);
@@ -221,6 +282,7 @@ int akt_report_train_json(FILE *out, const akt_spec *spec, const akt_width_resul
     for (size_t k = 0; k < count; k++) {
         fprintf(out, "%s{\"regime\": \"%s\", ", k ? ", " : "", akt_regime_name(results[k].regime));
         json_width_fields(out, &results[k]);
+        json_width_observables(out, &results[k]);
         fputc('}', out);
     }
     return json_spec_tail(out, spec, err);
@@ -254,9 +316,84 @@ void akt_report_train_table(FILE *out, const akt_spec *spec, const akt_data *dat
               "losses by less than the tolerance; see euler_bias\n", out);
     fputs("test_loss: mean over seeds; euler_bias: relative change of seed 0's test loss when "
           "the Euler step is halved\n", out);
+    train_observables_table(out, results, count);
 }
 
 /* ---- akt compare ---------------------------------------------------------------------------- */
+
+static const akt_width_result *largest_width(const akt_regime_comparison *regime)
+{
+    const akt_width_result *largest = NULL;
+    for (size_t i = 0; i < regime->width_count; i++)
+        if (!largest || regime->widths[i].width > largest->width)
+            largest = &regime->widths[i];
+    return largest;
+}
+
+static const char *verdict_json(int verdict)
+{
+    return verdict < 0 ? "null" : verdict ? "true" : "false";
+}
+
+/* "observable_comparison": {name: {theory, theory_error, width (the largest), network,
+ * network_error, difference (theory - network), compatible}} for every observable. */
+static void json_observable_comparison(FILE *out, const akt_regime_comparison *regime)
+{
+    const akt_width_result *largest = largest_width(regime);
+    fputs(", \"observable_comparison\": {", out);
+    for (int o = 0; o < AKT_OBSERVABLE_COUNT; o++) {
+        double theory = regime->theory.observables[o];
+        double network = largest ? largest->observables[o] : NAN;
+        fprintf(out, "%s\"%s\": {\"theory\": ", o ? ", " : "",
+                akt_observable_name((akt_observable)o));
+        akt_io_json_number(out, theory);
+        fputs(", \"theory_error\": ", out);
+        akt_io_json_number(out, regime->theory.observable_errors[o]);
+        fprintf(out, ", \"width\": %ld, \"network\": ", largest ? largest->width : 0L);
+        akt_io_json_number(out, network);
+        fputs(", \"network_error\": ", out);
+        akt_io_json_number(out, largest ? largest->observable_se[o] : NAN);
+        fputs(", \"difference\": ", out);
+        akt_io_json_number(out, theory - network);
+        fprintf(out, ", \"compatible\": %s}", verdict_json(regime->observable_verdicts[o]));
+    }
+    fputc('}', out);
+}
+
+/* The observables block of akt compare: per regime and observable measured on either side, the
+ * theory +- its error, each width's mean +- standard error, and the verdict at the largest
+ * width. */
+static void compare_observables_table(FILE *out, const akt_comparison *comparison)
+{
+    const akt_regime_comparison *first = comparison->count ? &comparison->regimes[0] : NULL;
+    fprintf(out, "%-8s %-24s %17s", "regime", "observable", "theory");
+    for (size_t i = 0; first && i < first->width_count; i++) {
+        char label[32];
+        snprintf(label, sizeof label, "N = %ld", first->widths[i].width);
+        fprintf(out, " %17s", label);
+    }
+    fprintf(out, "  %s\n", "verdict");
+    for (size_t k = 0; k < comparison->count; k++) {
+        const akt_regime_comparison *regime = &comparison->regimes[k];
+        for (int o = 0; o < AKT_OBSERVABLE_COUNT; o++) {
+            if (isnan(regime->theory.observables[o]) &&
+                !width_observable_measured(regime->widths, regime->width_count, o))
+                continue;
+            fprintf(out, "%-8s %-24s", akt_regime_name(regime->regime),
+                    akt_observable_name((akt_observable)o));
+            table_value_error(out, regime->theory.observables[o],
+                              regime->theory.observable_errors[o], 17);
+            for (size_t i = 0; i < regime->width_count; i++)
+                table_value_error(out, regime->widths[i].observables[o],
+                                  regime->widths[i].observable_se[o], 17);
+            int verdict = regime->observable_verdicts[o];
+            fprintf(out, "  %s\n", verdict < 0 ? "-" : verdict ? "compatible" : "NOT compatible");
+        }
+    }
+    fputs("observables (README \"Observables\"): theory +- its error, networks' mean over seeds "
+          "+- standard error; compatible at the largest width: |theory - networks| <= "
+          "max(3 sqrt(error^2 + se^2), 0.02)\n", out);
+}
 
 int akt_report_compare_json(FILE *out, const akt_spec *spec, const akt_comparison *comparison,
                             akt_error *err)
@@ -273,6 +410,7 @@ int akt_report_compare_json(FILE *out, const akt_spec *spec, const akt_compariso
             json_width_fields(out, &regime->widths[i]);
             fputs(", \"gap\": ", out);
             akt_io_json_number(out, regime->widths[i].test_loss_mean - regime->theory.test_loss);
+            json_width_observables(out, &regime->widths[i]);
             fputc('}', out);
         }
         fputs("], \"fit\": {\"slope\": ", out);
@@ -281,8 +419,10 @@ int akt_report_compare_json(FILE *out, const akt_spec *spec, const akt_compariso
         akt_io_json_number(out, regime->intercept);
         fputs(", \"intercept_error\": ", out);
         akt_io_json_number(out, regime->intercept_error);
-        fprintf(out, ", \"compatible\": %s}}",
+        fprintf(out, ", \"compatible\": %s}",
                 isfinite(regime->intercept) ? (regime->compatible ? "true" : "false") : "null");
+        json_observable_comparison(out, regime);
+        fputc('}', out);
     }
     return json_spec_tail(out, spec, err);
 }
@@ -329,6 +469,7 @@ void akt_report_compare_table(FILE *out, const akt_spec *spec, const akt_data *d
           "error over seeds of a width, fit error of the extrapolation; gap = networks - theory; "
           "compatible: |gap| <= 3 (fit error + error)\n",
           out);
+    compare_observables_table(out, comparison);
 }
 
 /* ---- progress ------------------------------------------------------------------------------- */

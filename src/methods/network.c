@@ -4,7 +4,13 @@
  * solves, so akt compare sees each seed's losses): the source network trained from its stream,
  * then a fresh network for scratch, the readout refitted in closed form on the source network's
  * features, and the source network trained on for joint (with elastic pull toward its source
- * weights). Every phase needs a numeric time (DESIGN.md, Decisions: Finite-width networks). */
+ * weights). Every phase needs a numeric time (DESIGN.md, Decisions: Finite-width networks).
+ *
+ * Observables (README "Observables") come from the weights: the empirical Phi and G of
+ * akt_network_feature_kernels (the finite-N averages of the theory's <phi phi'> and <g g'>) on
+ * the regime's splits, the NTK right after the phase's start state is set, Phi_s of the source
+ * network on the target points, and the joint regime's forgetting and distances from the
+ * source network. Measuring only reads the weights: the losses do not change. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +43,79 @@ static int centre_offsets(const network_state *n, const akt_network *net, double
     int status = akt_network_predict(net, train->x, train->rows, gamma, *offset_train, err);
     if (!status)
         status = akt_network_predict(net, test->x, test->rows, gamma, *offset_test, err);
+    return status;
+}
+
+/* ---- observables ---- */
+
+/* Phi (and G unless G_out is NULL) of net on a point set, malloc'd n x n; NULL kernels for an
+ * empty set. */
+static int point_kernels(const akt_data *data, const akt_network *net, akt_points points,
+                         double **Phi_out, double **G_out, akt_error *err)
+{
+    size_t n = method_split(data, points)->rows;
+    *Phi_out = NULL;
+    if (G_out)
+        *G_out = NULL;
+    if (n == 0)
+        return AKT_OK;
+    double *Phi = malloc(n * n * sizeof *Phi), *G = G_out ? malloc(n * n * sizeof *G) : NULL;
+    int status = Phi && (G || !G_out) ? AKT_OK : akt_out_of_memory(err, "the network's kernels");
+    if (!status)
+        status = akt_network_feature_kernels(net, method_split(data, points)->x, n, Phi, G, err);
+    if (status) {
+        free(Phi);
+        free(G);
+        return status;
+    }
+    *Phi_out = Phi;
+    if (G_out)
+        *G_out = G;
+    return AKT_OK;
+}
+
+/* The NTK Phi + G o C of net on the regime's training points (malloc'd): K_start of the
+ * feature-learning magnitude, taken right after the phase's start state is set. */
+static int start_ntk(const network_state *n, const akt_network *net, akt_regime regime,
+                     double **K_out, akt_error *err)
+{
+    akt_points train, test;
+    method_regime_points(regime, &train, &test);
+    double *Phi, *G;
+    int status = point_kernels(n->data, net, train, &Phi, &G, err);
+    if (!status)
+        status = method_ntk(n->data, train, Phi, G, Phi, err); /* K may be Phi */
+    if (status) {
+        free(Phi);
+        Phi = NULL;
+    }
+    free(G);
+    *K_out = Phi;
+    return status;
+}
+
+/* The kernel observables of net's final state in a regime (ntk_start may be NULL): Phi and G on
+ * the regime's training and test splits and, for the target regimes, Phi_s on the target
+ * training points from the source network. */
+static int kernel_observables(const network_state *n, const akt_network *net, akt_regime regime,
+                              const double *ntk_start, akt_result *result, akt_error *err)
+{
+    akt_points train, test;
+    method_regime_points(regime, &train, &test);
+    double *Phi_train = NULL, *G_train = NULL, *Phi_test = NULL, *G_test = NULL, *Phi_s = NULL;
+    int status = point_kernels(n->data, net, train, &Phi_train, &G_train, err);
+    if (!status)
+        status = point_kernels(n->data, net, test, &Phi_test, &G_test, err);
+    if (!status && regime != AKT_REGIME_SOURCE)
+        status = point_kernels(n->data, n->source, AKT_POINTS_TARGET_TRAIN, &Phi_s, NULL, err);
+    if (!status)
+        status = method_kernel_observables(n->data, regime, Phi_train, G_train, Phi_test, G_test,
+                                           ntk_start, Phi_s, result->observables, err);
+    free(Phi_train);
+    free(G_train);
+    free(Phi_test);
+    free(G_test);
+    free(Phi_s);
     return status;
 }
 
@@ -80,22 +159,28 @@ static int train_and_score(const network_state *n, akt_network *net,
 /* Source phase (leaves the trained source network in net) and the scratch regime: a fresh
  * network trained on a split, with the optional centring. Errors carry no prefix: the solve
  * layer names the regime, akt train and compare the width and the seed. */
-static int fresh_phase(const network_state *n, akt_network *net, unsigned purpose,
-                       double gamma, double lambda, double T, const akt_split *train,
-                       const akt_split *test, akt_result *result, akt_error *err)
+static int fresh_phase(const network_state *n, akt_network *net, akt_regime regime,
+                       unsigned purpose, double gamma, double lambda, double T,
+                       const akt_split *train, const akt_split *test, akt_result *result,
+                       akt_error *err)
 {
     int status = akt_network_init(net, akt_finite_stream_seed(n->spec->seed,
                                   (unsigned long)n->settings.seed_index, purpose), err);
-    double *offset_train = NULL, *offset_test = NULL;
+    double *offset_train = NULL, *offset_test = NULL, *ntk_start = NULL;
     if (!status)
         status = centre_offsets(n, net, gamma, train, test, &offset_train, &offset_test, err);
+    if (!status)
+        status = start_ntk(n, net, regime, &ntk_start, err);
     if (!status) {
         akt_finite_problem pb = {.X = train->x, .y = train->y, .P = train->rows, .gamma = gamma,
                                  .lambda = lambda, .train_hidden = true, .offset = offset_train};
         status = train_and_score(n, net, &pb, T, train, test, offset_test, result, err);
     }
+    if (!status)
+        status = kernel_observables(n, net, regime, ntk_start, result, err);
     free(offset_train);
     free(offset_test);
+    free(ntk_start);
     return status;
 }
 
@@ -104,9 +189,9 @@ static int network_source(void *state, size_t replica, akt_result *result, akt_e
     (void)replica;
     network_state *n = state;
     const akt_spec *spec = n->spec;
-    return fresh_phase(n, n->source, AKT_FINITE_STREAM_SOURCE, spec->source.gamma,
-                       spec->source.weight_decay, spec->source.time, &n->data->source,
-                       &n->data->source_test, result, err);
+    return fresh_phase(n, n->source, AKT_REGIME_SOURCE, AKT_FINITE_STREAM_SOURCE,
+                       spec->source.gamma, spec->source.weight_decay, spec->source.time,
+                       &n->data->source, &n->data->source_test, result, err);
 }
 
 static int network_scratch(void *state, size_t replica, akt_result *result, akt_error *err)
@@ -114,9 +199,9 @@ static int network_scratch(void *state, size_t replica, akt_result *result, akt_
     (void)replica;
     network_state *n = state;
     const akt_spec *spec = n->spec;
-    return fresh_phase(n, n->work, AKT_FINITE_STREAM_SCRATCH, spec->target.gamma,
-                       spec->target.weight_decay, spec->target.time, &n->data->target,
-                       &n->data->test, result, err);
+    return fresh_phase(n, n->work, AKT_REGIME_SCRATCH, AKT_FINITE_STREAM_SCRATCH,
+                       spec->target.gamma, spec->target.weight_decay, spec->target.time,
+                       &n->data->target, &n->data->test, result, err);
 }
 
 /* The source network's empirical kernel: train rows, then test rows (two products, as the
@@ -137,6 +222,30 @@ static int network_readout_kernel(void *state, size_t replica, double *K, double
     return status;
 }
 
+/* Phi_s of the source network on the target test points (the readout regime's test-split
+ * alignment). */
+static int network_readout_kernel_test(void *state, size_t replica, double *K_test,
+                                       akt_error *err)
+{
+    (void)replica;
+    network_state *n = state;
+    const akt_split *test = &n->data->test;
+    return akt_network_feature_kernels(n->source, test->x, test->rows, K_test, NULL, err);
+}
+
+/* The joint regime's own observables: the source test loss of the jointly trained network
+ * (forgetting) and the distances travelled from the source network's weights. */
+static int joint_observables(const network_state *n, const akt_network *net, akt_result *result,
+                             akt_error *err)
+{
+    const akt_split *source_test = &n->data->source_test;
+    double *o = result->observables;
+    akt_network_distances(net, n->source, &o[AKT_OBSERVABLE_HIDDEN_DISTANCE],
+                          &o[AKT_OBSERVABLE_READOUT_DISTANCE]);
+    return akt_network_test_loss(net, n->spec->target.gamma, source_test->x, source_test->y, NULL,
+                                 source_test->rows, &o[AKT_OBSERVABLE_SOURCE_TEST_LOSS], err);
+}
+
 static int network_joint(void *state, size_t replica, akt_result *result, akt_error *err)
 {
     (void)replica;
@@ -152,6 +261,9 @@ static int network_joint(void *state, size_t replica, akt_result *result, akt_er
         status = akt_network_init_readout(net, akt_finite_stream_seed(spec->seed,
                                           (unsigned long)n->settings.seed_index,
                                           AKT_FINITE_STREAM_READOUT), err);
+    double *ntk_start = NULL;
+    if (!status)
+        status = start_ntk(n, net, AKT_REGIME_JOINT, &ntk_start, err);
     if (!status) {
         const akt_split *train = &n->data->target;
         akt_finite_problem pb = {.X = train->x, .y = train->y, .P = train->rows,
@@ -161,6 +273,11 @@ static int network_joint(void *state, size_t replica, akt_result *result, akt_er
         status = train_and_score(n, net, &pb, spec->target.time, train, &n->data->test, NULL,
                                  result, err);
     }
+    if (!status)
+        status = kernel_observables(n, net, AKT_REGIME_JOINT, ntk_start, result, err);
+    if (!status)
+        status = joint_observables(n, net, result, err);
+    free(ntk_start);
     return status;
 }
 
@@ -237,5 +354,6 @@ const akt_method_type akt_method_network = {
     .source = network_source,
     .scratch = network_scratch,
     .readout_kernel = network_readout_kernel,
+    .readout_kernel_test = network_readout_kernel_test,
     .joint = network_joint,
 };

@@ -193,6 +193,67 @@ int akt_network_kernel(const akt_network *net, const double *A, size_t a, const 
     return AKT_OK;
 }
 
+/* Neurons per block of akt_network_feature_kernels: bounds its scratch at O(n * block). */
+#define NEURON_BLOCK 256
+
+/* The pre-activations of neurons [first, first + count) on n rows: H (n x count). */
+static void block_preactivations(const akt_network *net, const double *X, size_t n, size_t first,
+                                 size_t count, double *H)
+{
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)count, (int)net->dim,
+                1.0 / sqrt((double)net->dim), X, (int)net->dim, net->W + first * net->dim,
+                (int)net->dim, 0.0, H, (int)count);
+}
+
+int akt_network_feature_kernels(const akt_network *net, const double *X, size_t n, double *Phi,
+                                double *G, akt_error *err)
+{
+    size_t N = net->width, block = N < NEURON_BLOCK ? N : NEURON_BLOCK;
+    if (n == 0)
+        return AKT_OK;
+    double *A = malloc(n * block * sizeof *A), *B = malloc(n * block * sizeof *B);
+    if (!A || !B) {
+        free(A);
+        free(B);
+        return akt_out_of_memory(err, "the kernel features");
+    }
+    /* Each block adds its neurons' share (1/N) F F' to the upper triangles (dsyrk, beta 1). */
+    for (size_t first = 0; first < N; first += block) {
+        size_t count = N - first < block ? N - first : block;
+        double beta = first == 0 ? 0.0 : 1.0;
+        block_preactivations(net, X, n, first, count, A);
+        activate(net->activation, A, n * count, A, B);
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)n, (int)count, 1.0 / (double)N,
+                    A, (int)count, beta, Phi, (int)n);
+        if (!G)
+            continue;
+        for (size_t mu = 0; mu < n; mu++)
+            for (size_t i = 0; i < count; i++)
+                B[mu * count + i] *= net->z[first + i];
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)n, (int)count, 1.0 / (double)N,
+                    B, (int)count, beta, G, (int)n);
+    }
+    akt_symmetrize_upper(Phi, n);
+    if (G)
+        akt_symmetrize_upper(G, n);
+    free(A);
+    free(B);
+    return AKT_OK;
+}
+
+void akt_network_distances(const akt_network *net, const akt_network *reference, double *hidden,
+                           double *readout)
+{
+    size_t N = net->width, D = net->dim;
+    double w = 0.0, z = 0.0;
+    for (size_t k = 0; k < N * D; k++)
+        w += (net->W[k] - reference->W[k]) * (net->W[k] - reference->W[k]);
+    for (size_t i = 0; i < N; i++)
+        z += (net->z[i] - reference->z[i]) * (net->z[i] - reference->z[i]);
+    *hidden = w / ((double)N * (double)D);
+    *readout = z / (double)N;
+}
+
 int akt_network_readout_predict(const akt_network *net, const double *X2, const double *y2,
                                 size_t P2, double readout_decay, const double *Xq, size_t M,
                                 double *f, akt_error *err)

@@ -55,6 +55,18 @@ int main(void)
     /* chi^2/(n-2) < 1 here, so the stated errors stand */
     CHECK_ABSOLUTE(error, 0.0053, 1e-4);
 
+    /* The observables' rule: |theory - network| <= max(3 sqrt(a^2 + b^2), 0.02). Errors 0.03
+     * and 0.04 combine to 0.05, so 0.15 is allowed; small errors leave the 0.02 floor; an
+     * unknown (NAN) error counts 0; a NAN value is not compared. */
+    CHECK(akt_observable_verdict(1.0, 0.03, 1.149, 0.04) == 1);
+    CHECK(akt_observable_verdict(1.0, 0.03, 1.151, 0.04) == 0);
+    CHECK(akt_observable_verdict(0.5, 1e-4, 0.519, 1e-4) == 1);
+    CHECK(akt_observable_verdict(0.5, 1e-4, 0.521, 1e-4) == 0);
+    CHECK(akt_observable_verdict(0.5, NAN, 0.481, NAN) == 1);
+    CHECK(akt_observable_verdict(0.5, 0.1, 0.53, NAN) == 1);
+    CHECK(akt_observable_verdict(NAN, 0.0, 0.5, 0.0) == -1);
+    CHECK(akt_observable_verdict(0.5, 0.0, NAN, 0.0) == -1);
+
     /* Scatter far beyond the error bars inflates the intercept error by sqrt(chi^2/(n-2)). */
     double scattered[4] = {1.0, 1.2, 0.9, 1.1}, xs[4] = {0.1, 0.2, 0.3, 0.4}, ws[4] = {1e6, 1e6, 1e6, 1e6};
     CHECK(akt_fit_inverse_width(xs, scattered, ws, 4, &slope, &intercept, &error, NULL) == AKT_OK);
