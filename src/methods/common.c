@@ -185,6 +185,19 @@ void method_regime_points(akt_regime regime, akt_points *train, akt_points *test
     *test = source ? AKT_POINTS_SOURCE_TEST : AKT_POINTS_TEST;
 }
 
+method_observed_splits method_observed_splits_of(const akt_data *data, akt_regime regime)
+{
+    akt_points train, test;
+    method_regime_points(regime, &train, &test);
+    method_observed_splits o = {.train_points = train, .test_points = test,
+                                .train = method_split(data, train), .test = method_split(data, test)};
+    o.train_measured = o.train->rows <= AKT_OBSERVABLES_MAX_POINTS;
+    o.test_measured = o.test->rows <= AKT_OBSERVABLES_MAX_POINTS;
+    o.train_rows = o.train_measured ? o.train->rows : 0;
+    o.test_rows = o.test_measured ? o.test->rows : 0;
+    return o;
+}
+
 /* The Gram kernel of a point set (n x n, malloc'd), or NULL with the error set. */
 static double *split_gram(const akt_data *data, akt_points points, akt_error *err)
 {

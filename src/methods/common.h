@@ -50,6 +50,17 @@ int method_refuse_converge_without_decay(const akt_spec *spec, akt_regime regime
 /* The regime's training and test point sets (source: source train and source test). */
 void method_regime_points(akt_regime regime, akt_points *train, akt_points *test);
 
+/* A regime's splits as its observables see them: a split of more than
+ * AKT_OBSERVABLES_MAX_POINTS points is not measured (its rows count 0, its observables stay NAN). */
+typedef struct {
+    akt_points train_points, test_points;
+    const akt_split *train, *test;
+    bool train_measured, test_measured;
+    size_t train_rows, test_rows;      /* the measured rows: the split's, or 0 */
+} method_observed_splits;
+
+method_observed_splits method_observed_splits_of(const akt_data *data, akt_regime regime);
+
 /* The NTK Phi + G * C on one point set (n x n, n its rows) into K. */
 int method_ntk(const akt_data *data, akt_points points, const double *Phi, const double *G,
                double *K, akt_error *err);

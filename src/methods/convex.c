@@ -191,13 +191,10 @@ static int convex_observables(const akt_spec *spec, const akt_data *data, akt_re
                               const akt_convex_solution *source, double *observables,
                               akt_error *err)
 {
-    akt_points train, test;
-    method_regime_points(regime, &train, &test);
-    const akt_split *train_split = method_split(data, train), *test_split = method_split(data, test);
-    /* Splits beyond AKT_OBSERVABLES_MAX_POINTS are not measured (n 0, kernels NULL). */
-    bool train_measured = train_split->rows <= AKT_OBSERVABLES_MAX_POINTS;
-    bool test_measured = test_split->rows <= AKT_OBSERVABLES_MAX_POINTS;
-    size_t a = train_measured ? train_split->rows : 0, b = test_measured ? test_split->rows : 0;
+    method_observed_splits observed = method_observed_splits_of(data, regime);
+    const akt_split *train_split = observed.train, *test_split = observed.test;
+    bool train_measured = observed.train_measured, test_measured = observed.test_measured;
+    size_t a = observed.train_rows, b = observed.test_rows;
     size_t dim = data->dim;
     akt_activation activation = spec->network.activation;
     double *Phi_train = malloc((a * a + 1) * sizeof *Phi_train);
@@ -222,7 +219,7 @@ static int convex_observables(const akt_spec *spec, const akt_data *data, akt_re
         status = convex_slope_kernel(solution, activation, gamma, test_split->x, b, dim, G_test,
                                      &test_defined, err);
     if (status == AKT_OK && train_measured)
-        status = convex_initial_ntk(spec, data, train, ntk_start, err);
+        status = convex_initial_ntk(spec, data, observed.train_points, ntk_start, err);
     if (status == AKT_OK && source && regime != AKT_REGIME_SOURCE && train_measured) {
         const akt_split *target = &data->target;
         source_phi = malloc((target->rows * target->rows + 1) * sizeof *source_phi);

@@ -290,13 +290,10 @@ static int lazy_source_test_loss(const akt_spec *spec, const akt_data *data,
 static int lazy_observables(const akt_spec *spec, const akt_data *data, akt_regime regime,
                             double *observables, akt_error *err)
 {
-    akt_points train, test;
-    method_regime_points(regime, &train, &test);
-    const akt_split *train_split = method_split(data, train), *test_split = method_split(data, test);
-    /* Splits beyond AKT_OBSERVABLES_MAX_POINTS are not measured (n 0, kernels NULL). */
-    bool train_measured = train_split->rows <= AKT_OBSERVABLES_MAX_POINTS;
-    bool test_measured = test_split->rows <= AKT_OBSERVABLES_MAX_POINTS;
-    size_t a = train_measured ? train_split->rows : 0, b = test_measured ? test_split->rows : 0;
+    method_observed_splits observed = method_observed_splits_of(data, regime);
+    const akt_split *train_split = observed.train, *test_split = observed.test;
+    bool train_measured = observed.train_measured, test_measured = observed.test_measured;
+    size_t a = observed.train_rows, b = observed.test_rows;
     size_t dim = data->dim;
     double s_h = spec->network.hidden_scale, s_z2 = spec->network.readout_scale *
                                                     spec->network.readout_scale;
@@ -323,7 +320,7 @@ static int lazy_observables(const akt_spec *spec, const akt_data *data, akt_regi
         for (size_t i = 0; i < b * b; i++)
             G_test[i] *= readout_variance;
         if (train_measured)
-            status = method_ntk(data, train, Phi_train, G_train, ntk_start, err);
+            status = method_ntk(data, observed.train_points, Phi_train, G_train, ntk_start, err);
     }
     /* Scratch and joint train on the target points, where Phi_s = Phi0 = Phi_train. */
     if (status == AKT_OK)
