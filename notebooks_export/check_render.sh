@@ -12,20 +12,23 @@ dir=$(mktemp -d "${TMPDIR:-/tmp}/akt-render-check.XXXXXX")
 trap 'rm -rf "$dir"' EXIT INT TERM
 AKT=$1 "$HERE/render.sh" --quick "$dir" >/dev/null
 fail=0
-for f in fig1_alignment.png fig2_samples.png fig3_benefit_map.png fig4_width.png fig5_fashion.png; do
+PNGS="fig1_alignment.png fig2_samples.png fig3_benefit_map.png fig4_width.png fig5_fashion.png
+      fig6_fashion_rich.png fig7_relu_width.png fig8_relu_pull.png fig9_retention.png"
+for f in $PNGS; do
     if [ ! -s "$dir/$f" ] || [ "$(head -c 4 "$dir/$f" | od -An -c | tr -d ' ')" != "211PNG" ]; then
         echo "missing, empty or not a PNG: $f" >&2; fail=1
     fi
 done
 for f in fig1a_linear_alignment.csv fig1b_relu_alignment.csv fig2_samples.csv fig3_benefit_map.csv \
-         fig4_width.csv fig5_fashion_theory.csv fig5_fashion_networks.csv; do
+         fig4_width.csv fig5_fashion_theory.csv fig5_fashion_networks.csv fig6_fashion_rich.csv \
+         fig7_relu_width.csv fig8_relu_pull.csv; do
     rows=$( [ -s "$dir/$f" ] && wc -l <"$dir/$f" || echo 0)
     if [ "$rows" -lt 2 ]; then echo "missing or without data rows: $f" >&2; fail=1; fi
 done
-for n in 1 2 3 4 5; do
+for n in 1 2 3 4 5 6 7 8 9; do
     grep -q "^## Figure $n:" "$dir/REPORT.md" || { echo "REPORT.md lacks Figure $n" >&2; fail=1; }
 done
-for f in fig1_alignment.png fig2_samples.png fig3_benefit_map.png fig4_width.png fig5_fashion.png; do
+for f in $PNGS; do
     grep -q "($f)" "$dir/REPORT.md" || { echo "REPORT.md does not show $f" >&2; fail=1; }
 done
 if grep -q "n/a\|NaN" "$dir/REPORT.md"; then echo "REPORT.md quotes a missing number" >&2; fail=1; fi

@@ -196,7 +196,7 @@ fig8_sentences() {
     all=$(for d in $D8_LIST; do awk -v d="$d" '{ print d, $1, $2, $3 }' "$WORK/fig8_benefit_$d.dat"; done)
     best=$(echo "$all" | sort -g -k3,3 | tail -n 1)
     worst=$(echo "$all" | sort -g -k3,3 | head -n 1)
-    printf 'The largest benefit of the joint regime over scratch is %s +- %s (delta %s, alignment %s), the most negative %s +- %s (delta %s, alignment %s). ' \
+    printf 'The largest benefit of the joint regime over scratch is %s +- %s (delta %s, alignment %s), the smallest %s +- %s (delta %s, alignment %s). ' \
         "$(fmt "$(echo "$best" | awk '{print $3}')")" "$(fmt "$(echo "$best" | awk '{print $4}')" 2)" \
         "$(echo "$best" | awk '{print $1}')" "$(echo "$best" | awk '{print $2}')" \
         "$(fmt "$(echo "$worst" | awk '{print $3}')")" "$(fmt "$(echo "$worst" | awk '{print $4}')" 2)" \
