@@ -25,7 +25,7 @@ plot for [i=1:n] work."/fig9_joint_".word(deltas, i).".dat" u 1:4:5 w yerrorline
 unset logscale y
 set title "(c) forgetting: source test loss after joint training"
 set ylabel "source test loss"
-set key top left
+set key top right
 plot for [i=1:n] work."/fig9_joint_".word(deltas, i).".dat" u 1:6:7 w yerrorlines lt i \
          t sprintf("δ = %s", word(deltas, i)), \
      work."/fig9_source.dat" u 1:2 w l lt -1 dt 3 t "source, before"
