@@ -91,6 +91,17 @@ compare() {
     log "$name: $(($(now) - t0)) s"
 }
 
+# compare_per_p2 NAME SPEC WIDTHS SEEDS "P2 ..." [--set ...]: one compare per target sample count
+# into $out/NAME.csv, each row labelled with its P2.
+compare_per_p2() {
+    name=$1 spec=$2 widths=$3 seeds=$4 p2s=$5; shift 5
+    echo "target_samples,$COMPARE_HEADER" >"$WORK/$name.csv"
+    for p2 in $p2s; do
+        compare "$name" "$spec" "$widths" "$seeds" "$p2" --set "data.target.samples=$p2" "$@"
+    done
+    mv "$WORK/$name.csv" "$out/$name.csv"
+}
+
 # plot SCRIPT [name=value ...]: runs gnuplot/SCRIPT with the terminal, directories and values.
 plot() {
     script=$1; shift
@@ -145,21 +156,11 @@ start=$(now)
         sweep fig5_fashion_theory fig5_fashion.yaml $Q5
         # the theory at the networks' own gamma (the population method), beside the lazy limit
         sweep fig5_fashion_population fig5_fashion.yaml --set solver.method=population $Q5 $Q5POP
-        echo "target_samples,$COMPARE_HEADER" >"$WORK/fig5_fashion_networks.csv"
-        for p2 in $P5NET; do
-            compare fig5_fashion_networks fig5_fashion.yaml "$W5" "$S5" "$p2" \
-                --set "data.target.samples=$p2" $Q5NET
-        done
-        mv "$WORK/fig5_fashion_networks.csv" "$out/fig5_fashion_networks.csv"
+        compare_per_p2 fig5_fashion_networks fig5_fashion.yaml "$W5" "$S5" "$P5NET" $Q5NET
     fi
     if wanted 6; then
-        # theory and networks of two widths at each P2: one compare per P2
-        echo "target_samples,$COMPARE_HEADER" >"$WORK/fig6_fashion_rich.csv"
-        for p2 in $P6; do
-            compare fig6_fashion_rich fig6_fashion_rich.yaml "$W6" "$S6" "$p2" \
-                --set "data.target.samples=$p2" $Q6
-        done
-        mv "$WORK/fig6_fashion_rich.csv" "$out/fig6_fashion_rich.csv"
+        # theory and networks of two widths at each P2
+        compare_per_p2 fig6_fashion_rich fig6_fashion_rich.yaml "$W6" "$S6" "$P6" $Q6
     fi
     if wanted 7; then
         echo "target_samples,$COMPARE_HEADER" >"$WORK/fig7_relu_width.csv"
