@@ -208,9 +208,11 @@ static double *split_gram(const akt_data *data, akt_points points, akt_error *er
         akt_out_of_memory(err, "the Gram kernel");
         return NULL;
     }
-    if (n && akt_gram(split->x, n, split->x, n, data->dim, C) != AKT_OK) {
+    int status = n ? akt_gram(split->x, n, split->x, n, data->dim, C) : AKT_OK;
+    if (status != AKT_OK) { /* sizes beyond BLAS's int: not a memory failure */
         free(C);
-        akt_out_of_memory(err, "the Gram kernel");
+        akt_error_set(err, status, "the Gram kernel of %zu points in dimension %zu", n,
+                      data->dim);
         return NULL;
     }
     return C;

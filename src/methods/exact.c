@@ -124,20 +124,15 @@ static int observing_alloc(exact_observing *o, const akt_data *data, akt_regime 
                            double gamma, akt_error *err)
 {
     memset(o, 0, sizeof *o);
-    akt_points train, test;
-    method_regime_points(regime, &train, &test);
     o->data = data;
     o->regime = regime;
     o->gamma = gamma;
     /* A split beyond AKT_OBSERVABLES_MAX_POINTS is not measured: n 0, kernels NULL. */
-    o->n_train = method_split(data, train)->rows;
-    o->n_test = method_split(data, test)->rows;
-    o->train_measured = o->n_train <= AKT_OBSERVABLES_MAX_POINTS;
-    o->test_measured = o->n_test <= AKT_OBSERVABLES_MAX_POINTS;
-    if (!o->train_measured)
-        o->n_train = 0;
-    if (!o->test_measured)
-        o->n_test = 0;
+    method_observed_splits observed = method_observed_splits_of(data, regime);
+    o->n_train = observed.train_rows;
+    o->n_test = observed.test_rows;
+    o->train_measured = observed.train_measured;
+    o->test_measured = observed.test_measured;
     o->ntk_start = square_buffer(o->n_train);
     o->Phi_train = square_buffer(o->n_train);
     o->G_train = square_buffer(o->n_train);

@@ -100,12 +100,14 @@ static int start_ntk(const network_state *n, const akt_network *net, akt_regime 
 static int kernel_observables(const network_state *n, const akt_network *net, akt_regime regime,
                               const double *ntk_start, akt_result *result, akt_error *err)
 {
-    akt_points train, test;
-    method_regime_points(regime, &train, &test);
+    /* a split beyond AKT_OBSERVABLES_MAX_POINTS is not measured (its kernels stay NULL) */
+    method_observed_splits observed = method_observed_splits_of(n->data, regime);
     double *Phi_train = NULL, *G_train = NULL, *Phi_test = NULL, *G_test = NULL, *Phi_s = NULL;
-    int status = point_kernels(n->data, net, train, &Phi_train, &G_train, err);
-    if (!status)
-        status = point_kernels(n->data, net, test, &Phi_test, &G_test, err);
+    int status = AKT_OK;
+    if (observed.train_measured)
+        status = point_kernels(n->data, net, observed.train_points, &Phi_train, &G_train, err);
+    if (!status && observed.test_measured)
+        status = point_kernels(n->data, net, observed.test_points, &Phi_test, &G_test, err);
     if (!status && regime != AKT_REGIME_SOURCE)
         status = point_kernels(n->data, n->source, AKT_POINTS_TARGET_TRAIN, &Phi_s, NULL, err);
     if (!status)

@@ -156,15 +156,13 @@ static int joint_observables(population_state *p, double observables[AKT_OBSERVA
 static int measure_observables(population_state *p, akt_regime regime, bool final,
                                double observables[AKT_OBSERVABLE_COUNT], akt_error *err)
 {
-    akt_points train, test;
-    method_regime_points(regime, &train, &test);
+    method_observed_splits observed = method_observed_splits_of(p->data, regime);
     akt_observables_clear(observables);
-    size_t test_rows = method_split(p->data, test)->rows;
-    bool with_test = final && test_rows > 0 && test_rows <= AKT_OBSERVABLES_MAX_POINTS;
+    bool with_test = final && observed.test_rows > 0;
     double *Phi = NULL, *G = NULL, *Phi_test = NULL, *G_test = NULL;
-    int status = set_kernels(p, train, &Phi, &G, err);
+    int status = set_kernels(p, observed.train_points, &Phi, &G, err);
     if (status == AKT_OK && with_test)
-        status = set_kernels(p, test, &Phi_test, &G_test, err);
+        status = set_kernels(p, observed.test_points, &Phi_test, &G_test, err);
     const double *source_phi = p->source_phi_replica == p->replica ? p->source_phi : NULL;
     if (status == AKT_OK)
         status = method_kernel_observables(p->data, regime, Phi, G, Phi_test, G_test,
