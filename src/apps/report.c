@@ -204,25 +204,12 @@ static void json_width_fields(FILE *out, const akt_width_result *width)
     akt_io_json_number(out, width->seconds);
 }
 
-/* {"name": value, ...} over every observable (null where NAN). */
-static void width_observable_map(FILE *out, const double values[AKT_OBSERVABLE_COUNT])
-{
-    fputc('{', out);
-    for (int o = 0; o < AKT_OBSERVABLE_COUNT; o++) {
-        fprintf(out, "%s\"%s\": ", o ? ", " : "", akt_observable_name((akt_observable)o));
-        akt_io_json_number(out, values[o]);
-    }
-    fputc('}', out);
-}
-
 /* A width's observables: the seed means and their standard errors (appended after the width's
  * other fields, so that the older keys keep their place). */
 static void json_width_observables(FILE *out, const akt_width_result *width)
 {
-    fputs(", \"observables\": ", out);
-    width_observable_map(out, width->observables);
-    fputs(", \"observable_errors\": ", out);
-    width_observable_map(out, width->observable_se);
+    json_observables(out, "observables", width->observables);
+    json_observables(out, "observable_errors", width->observable_se);
 }
 
 /* "m+-e" in a cell of the given width ("-" where the value is NAN, m alone without an error). */
